@@ -1,0 +1,212 @@
+// The C API over the C++ core.
+
+#include "api/interpheap.h"
+
+#include <cstring>
+#include <string>
+
+#include "absl/status/status.h"
+#include "alloc/config.h"
+#include "alloc/domain.h"
+#include "interp/runtime.h"
+#include "interp/thread_state.h"
+
+namespace {
+
+using interpheap::alloc::AllocatorTable;
+using interpheap::alloc::Domain;
+using interpheap::interp::Interpreter;
+using interpheap::interp::Runtime;
+using interpheap::interp::ThreadState;
+
+int Report(const absl::Status& result, ih_status_t* status) {
+  const int code = static_cast<int>(result.code());
+  if (status != nullptr) {
+    status->code = code;
+    const size_t n =
+        std::min(result.message().size(), sizeof(status->message) - 1);
+    std::memcpy(status->message, result.message().data(), n);
+    status->message[n] = '\0';
+  }
+  return code;
+}
+
+bool ValidDomain(ih_domain_t domain) {
+  return domain == IH_DOMAIN_RAW || domain == IH_DOMAIN_MEM ||
+         domain == IH_DOMAIN_OBJ;
+}
+
+absl::Status BadDomain(ih_domain_t domain) {
+  return absl::InvalidArgumentError("unknown domain " +
+                                    std::to_string(static_cast<int>(domain)) +
+                                    "; valid domains are raw (0), mem (1), "
+                                    "obj (2)");
+}
+
+absl::Status NullArgument(const char* what) {
+  return absl::InvalidArgumentError(std::string(what) + " is NULL");
+}
+
+Interpreter* Unwrap(ih_interp_t* interp) {
+  return reinterpret_cast<Interpreter*>(interp);
+}
+ih_interp_t* Wrap(Interpreter* interp) {
+  return reinterpret_cast<ih_interp_t*>(interp);
+}
+
+}  // namespace
+
+extern "C" {
+
+void* ih_raw_malloc(size_t size) {
+  return interpheap::alloc::Malloc(Domain::kRaw, size);
+}
+void* ih_raw_calloc(size_t nelem, size_t elsize) {
+  return interpheap::alloc::Calloc(Domain::kRaw, nelem, elsize);
+}
+void* ih_raw_realloc(void* ptr, size_t new_size) {
+  return interpheap::alloc::Realloc(Domain::kRaw, ptr, new_size);
+}
+void ih_raw_free(void* ptr) { interpheap::alloc::Free(Domain::kRaw, ptr); }
+
+void* ih_mem_malloc(size_t size) {
+  return interpheap::alloc::Malloc(Domain::kMem, size);
+}
+void* ih_mem_calloc(size_t nelem, size_t elsize) {
+  return interpheap::alloc::Calloc(Domain::kMem, nelem, elsize);
+}
+void* ih_mem_realloc(void* ptr, size_t new_size) {
+  return interpheap::alloc::Realloc(Domain::kMem, ptr, new_size);
+}
+void ih_mem_free(void* ptr) { interpheap::alloc::Free(Domain::kMem, ptr); }
+
+void* ih_obj_malloc(size_t size) {
+  return interpheap::alloc::Malloc(Domain::kObj, size);
+}
+void* ih_obj_calloc(size_t nelem, size_t elsize) {
+  return interpheap::alloc::Calloc(Domain::kObj, nelem, elsize);
+}
+void* ih_obj_realloc(void* ptr, size_t new_size) {
+  return interpheap::alloc::Realloc(Domain::kObj, ptr, new_size);
+}
+void ih_obj_free(void* ptr) { interpheap::alloc::Free(Domain::kObj, ptr); }
+
+ih_runtime_state_t ih_runtime_state(void) {
+  return static_cast<ih_runtime_state_t>(Runtime::Get().state());
+}
+
+const char* ih_runtime_state_name(ih_runtime_state_t state) {
+  if (state < IH_RUNTIME_UNINITIALIZED || state > IH_RUNTIME_FINALIZED) {
+    return "?";
+  }
+  return interpheap::interp::RuntimeStateName(
+      static_cast<interpheap::interp::RuntimeState>(state));
+}
+
+int ih_runtime_pre_initialize(const char* allocator_name,
+                              ih_status_t* status) {
+  interpheap::interp::RuntimeConfig config;
+  if (allocator_name != nullptr) config.allocator = allocator_name;
+  return Report(Runtime::Get().PreInitialize(config), status);
+}
+
+int ih_runtime_apply_configuration(const char* name, ih_status_t* status) {
+  if (name == nullptr) return Report(NullArgument("name"), status);
+  return Report(Runtime::Get().ApplyConfiguration(name), status);
+}
+
+int ih_runtime_initialize(ih_status_t* status) {
+  return Report(Runtime::Get().Initialize(), status);
+}
+
+int ih_runtime_finalize(ih_status_t* status) {
+  return Report(Runtime::Get().Finalize(), status);
+}
+
+int ih_runtime_reset(ih_status_t* status) {
+  return Report(Runtime::Get().Reset(), status);
+}
+
+void ih_get_allocator(ih_domain_t domain, ih_allocator_t* allocator) {
+  if (allocator == nullptr) return;
+  if (!ValidDomain(domain)) {
+    *allocator = ih_allocator_t{};
+    return;
+  }
+  *allocator = Runtime::Get().GetAllocator(static_cast<Domain>(domain));
+}
+
+int ih_replace_allocator(ih_domain_t domain, const ih_allocator_t* allocator,
+                         ih_status_t* status) {
+  if (!ValidDomain(domain)) return Report(BadDomain(domain), status);
+  if (allocator == nullptr) return Report(NullArgument("allocator"), status);
+  return Report(
+      Runtime::Get().ReplaceAllocator(static_cast<Domain>(domain), *allocator),
+      status);
+}
+
+int ih_wrap_allocator(ih_domain_t domain, const ih_allocator_t* hook,
+                      ih_allocator_t* previous, ih_status_t* status) {
+  if (!ValidDomain(domain)) return Report(BadDomain(domain), status);
+  if (hook == nullptr) return Report(NullArgument("hook"), status);
+  return Report(Runtime::Get().WrapAllocator(static_cast<Domain>(domain),
+                                             *hook, previous),
+                status);
+}
+
+int ih_unwrap_allocator(ih_domain_t domain, const ih_allocator_t* hook,
+                        ih_status_t* status) {
+  if (!ValidDomain(domain)) return Report(BadDomain(domain), status);
+  if (hook == nullptr) return Report(NullArgument("hook"), status);
+  return Report(
+      Runtime::Get().UnwrapAllocator(static_cast<Domain>(domain), *hook),
+      status);
+}
+
+const char* ih_current_configuration_name(void) {
+  const std::optional<interpheap::alloc::NamedConfig> config =
+      interpheap::alloc::CurrentNamedConfig(AllocatorTable::Global());
+  if (!config.has_value()) return nullptr;
+  // NamedConfigName returns views of string literals: NUL-terminated.
+  return interpheap::alloc::NamedConfigName(*config).data();
+}
+
+ih_interp_t* ih_interp_create(const ih_interp_config_t* config,
+                              ih_status_t* status) {
+  interpheap::interp::InterpreterConfig cxx_config;
+  if (config != nullptr) {
+    cxx_config.own_lock = config->own_lock != 0;
+    cxx_config.own_heap = config->own_heap != 0;
+  }
+  absl::StatusOr<Interpreter*> interp =
+      Runtime::Get().CreateInterpreter(cxx_config);
+  Report(interp.status(), status);
+  return interp.ok() ? Wrap(*interp) : nullptr;
+}
+
+int ih_interp_destroy(ih_interp_t* interp, ih_status_t* status) {
+  return Report(Runtime::Get().DestroyInterpreter(Unwrap(interp)), status);
+}
+
+ih_interp_t* ih_interp_main(void) {
+  return Wrap(Runtime::Get().main_interpreter());
+}
+
+int64_t ih_interp_id(const ih_interp_t* interp) {
+  if (interp == nullptr) return -1;
+  return reinterpret_cast<const Interpreter*>(interp)->id();
+}
+
+int ih_thread_attach(ih_interp_t* interp, ih_status_t* status) {
+  return Report(ThreadState::Attach(Unwrap(interp)), status);
+}
+
+int ih_thread_detach(ih_status_t* status) {
+  return Report(ThreadState::Detach(), status);
+}
+
+ih_interp_t* ih_thread_current(void) { return Wrap(ThreadState::Current()); }
+
+int ih_thread_lock_held(void) { return ThreadState::CurrentLockHeld() ? 1 : 0; }
+
+}  // extern "C"

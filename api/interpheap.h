@@ -1,0 +1,122 @@
+/* api/interpheap.h: the C API of interpheap (C11 and C++).
+ *
+ * Every name starts with ih_ / IH_, so it never collides with CPython's
+ * exported symbols. Data-plane calls (ih_{raw,mem,obj}_{malloc,calloc,
+ * realloc,free}) follow CPython's PyMem_* rules and never fail with a
+ * status. Control-plane calls return an ih_code (IH_OK == 0) and, when
+ * `status` is not NULL, fill it with the code and a message the caller can
+ * print. The C++ API is the same core: alloc/domain.h, interp/runtime.h,
+ * interp/thread_state.h.
+ */
+
+#ifndef INTERPHEAP_API_INTERPHEAP_H_
+#define INTERPHEAP_API_INTERPHEAP_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc/allocator.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes; the values are absl::StatusCode's. */
+typedef enum ih_code {
+  IH_OK = 0,
+  IH_INVALID_ARGUMENT = 3,
+  IH_NOT_FOUND = 5,
+  IH_RESOURCE_EXHAUSTED = 8,
+  IH_FAILED_PRECONDITION = 9,
+  IH_UNIMPLEMENTED = 12,
+  IH_INTERNAL = 13
+} ih_code_t;
+
+typedef struct ih_status {
+  int code;           /* an ih_code_t */
+  char message[512];  /* NUL-terminated; "" when code is IH_OK */
+} ih_status_t;
+
+/* ---- Data plane ---- */
+/* Raw: thread-safe, usable in every runtime state, no lock needed. */
+void* ih_raw_malloc(size_t size);
+void* ih_raw_calloc(size_t nelem, size_t elsize);
+void* ih_raw_realloc(void* ptr, size_t new_size);
+void ih_raw_free(void* ptr);
+/* Mem and obj: the caller is attached to an interpreter (holds its lock). */
+void* ih_mem_malloc(size_t size);
+void* ih_mem_calloc(size_t nelem, size_t elsize);
+void* ih_mem_realloc(void* ptr, size_t new_size);
+void ih_mem_free(void* ptr);
+void* ih_obj_malloc(size_t size);
+void* ih_obj_calloc(size_t nelem, size_t elsize);
+void* ih_obj_realloc(void* ptr, size_t new_size);
+void ih_obj_free(void* ptr);
+
+/* ---- Lifecycle (see interp/runtime_state.h for the full table) ---- */
+typedef enum ih_runtime_state {
+  IH_RUNTIME_UNINITIALIZED = 0,
+  IH_RUNTIME_PRE_INITIALIZED = 1,
+  IH_RUNTIME_INITIALIZED = 2,
+  IH_RUNTIME_FINALIZING = 3,
+  IH_RUNTIME_FINALIZED = 4
+} ih_runtime_state_t;
+
+ih_runtime_state_t ih_runtime_state(void);
+/* "kUninitialized", ... */
+const char* ih_runtime_state_name(ih_runtime_state_t state);
+
+/* `allocator_name`: a named configuration (default, malloc, pymalloc, ...);
+ * NULL or "" reads INTERPHEAP_MALLOC, then falls back to default. */
+int ih_runtime_pre_initialize(const char* allocator_name, ih_status_t* status);
+int ih_runtime_apply_configuration(const char* name, ih_status_t* status);
+int ih_runtime_initialize(ih_status_t* status);
+int ih_runtime_finalize(ih_status_t* status);
+int ih_runtime_reset(ih_status_t* status);
+
+/* ---- Allocators ---- */
+/* Copies the outermost allocator of `domain` into *allocator (zero-filled
+ * for an unknown domain, as CPython). */
+void ih_get_allocator(ih_domain_t domain, ih_allocator_t* allocator);
+/* Pre-initialized only. */
+int ih_replace_allocator(ih_domain_t domain, const ih_allocator_t* allocator,
+                         ih_status_t* status);
+/* Stores the outermost allocator in *previous (which must outlive the
+ * hook), then installs `hook` above it. */
+int ih_wrap_allocator(ih_domain_t domain, const ih_allocator_t* hook,
+                      ih_allocator_t* previous, ih_status_t* status);
+/* `hook` must be the outermost layer (LIFO). */
+int ih_unwrap_allocator(ih_domain_t domain, const ih_allocator_t* hook,
+                        ih_status_t* status);
+/* "malloc", "pymalloc_debug", ... or NULL when a custom allocator or a hook
+ * other than the debug hooks is the outer layer (CPython's rule). */
+const char* ih_current_configuration_name(void);
+
+/* ---- Interpreters ---- */
+typedef struct ih_interp ih_interp_t;
+
+typedef struct ih_interp_config {
+  int own_lock; /* nonzero: own lock; 0: the main interpreter's */
+  int own_heap; /* nonzero: own heap; 0: the main interpreter's */
+} ih_interp_config_t;
+
+/* NULL config means own lock and own heap. NULL on failure. */
+ih_interp_t* ih_interp_create(const ih_interp_config_t* config,
+                              ih_status_t* status);
+int ih_interp_destroy(ih_interp_t* interp, ih_status_t* status);
+ih_interp_t* ih_interp_main(void);
+int64_t ih_interp_id(const ih_interp_t* interp);
+
+/* Attach takes the interpreter's lock; detach releases it. */
+int ih_thread_attach(ih_interp_t* interp, ih_status_t* status);
+int ih_thread_detach(ih_status_t* status);
+/* The calling thread's interpreter, or NULL. */
+ih_interp_t* ih_thread_current(void);
+/* 1 if the calling thread is attached and holds its interpreter's lock. */
+int ih_thread_lock_held(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* INTERPHEAP_API_INTERPHEAP_H_ */

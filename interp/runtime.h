@@ -1,0 +1,152 @@
+// interp/runtime.h: the process-wide runtime: lifecycle, allocator
+// installation and the interpreter registry.
+//
+// Every control-plane operation goes through Runtime, which consults the
+// state-by-operation table (interp/runtime_state.h) under the runtime lock:
+// validate first, commit last, so a refused operation changes nothing.
+// Lock order: an interpreter lock, then the runtime lock, then the allocator
+// table's lock. (A thread attached to an interpreter may call the runtime;
+// the runtime never takes an interpreter lock while holding its own.)
+
+#ifndef INTERPHEAP_INTERP_RUNTIME_H_
+#define INTERPHEAP_INTERP_RUNTIME_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "alloc/allocator_table.h"
+#include "interp/interpreter.h"
+#include "interp/runtime_state.h"
+#include "sync/mutex.h"
+
+namespace interpheap::interp {
+
+struct RuntimeConfig {
+  // A named configuration (alloc/config.h). Empty: the environment variable
+  // INTERPHEAP_MALLOC when `use_environment`, else "default".
+  std::string allocator;
+  bool use_environment = true;
+};
+
+// Thread-safe.
+class Runtime {
+ public:
+  // The process's runtime. Never destroyed, so it outlives static
+  // destructors.
+  static Runtime& Get();
+
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Lock-free read of the current state.
+  RuntimeState state() const {
+    return state_.load(std::memory_order_acquire);
+  }
+
+  // kUninitialized or kFinalized -> kPreInitialized: applies the named
+  // configuration (see RuntimeConfig). InvalidArgument for an unknown name
+  // (the message lists the valid ones), Unimplemented for a configuration
+  // that has not landed. Every domain starts without hooks: hooks left
+  // from a previous cycle are dropped.
+  absl::Status PreInitialize(const RuntimeConfig& config = {})
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // kPreInitialized only: applies another named configuration.
+  // FailedPrecondition while hooks are wrapped (unwrap them first).
+  absl::Status ApplyConfiguration(std::string_view name)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // kPreInitialized only: makes `allocator` the base of `domain`
+  // (FailedPrecondition if hooks are wrapped over it).
+  absl::Status ReplaceAllocator(alloc::Domain domain,
+                                const alloc::Allocator& allocator)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // kPreInitialized or kInitialized: wraps `hook` over the outermost
+  // allocator of `domain`, which is stored in `*previous` before the hook is
+  // published. `*previous` must stay valid while the hook is installed.
+  absl::Status WrapAllocator(alloc::Domain domain,
+                             const alloc::Allocator& hook,
+                             alloc::Allocator* previous)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Any state from kPreInitialized on: removes `hook`, which must be the
+  // outermost layer of `domain` (LIFO).
+  absl::Status UnwrapAllocator(alloc::Domain domain,
+                               const alloc::Allocator& hook)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The outermost allocator of `domain`, in any state.
+  alloc::Allocator GetAllocator(alloc::Domain domain) const;
+
+  // kPreInitialized -> kInitialized: creates the main interpreter (id 0,
+  // own lock, own heap). The calling thread is not attached.
+  absl::Status Initialize() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // kInitialized only. InvalidArgument for own_lock without own_heap.
+  absl::StatusOr<Interpreter*> CreateInterpreter(
+      const InterpreterConfig& config = {}) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // kInitialized only. NotFound if `interp` is not a live interpreter of
+  // this runtime; FailedPrecondition for the main interpreter (Finalize
+  // destroys it) or while a thread is attached to `interp`.
+  absl::Status DestroyInterpreter(Interpreter* interp)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // kInitialized -> kFinalizing -> kFinalized. FailedPrecondition while
+  // interpreters other than main exist, or while a thread other than the
+  // caller is attached to main. Runs the finalize callbacks in kFinalizing,
+  // detaches the caller if it is attached to main, destroys main.
+  absl::Status Finalize() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // kPreInitialized or kFinalized -> kUninitialized: every domain goes back
+  // to the C library allocator, without hooks.
+  absl::Status Reset() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Registers `fn(arg)` to run once during the next Finalize, in
+  // kFinalizing, in registration order. The callback may unwrap hooks.
+  void AddFinalizeCallback(void (*fn)(void*), void* arg)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The main interpreter, or nullptr when not initialized.
+  Interpreter* main_interpreter() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Live interpreters, main included.
+  int interpreter_count() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  Runtime() = default;
+
+  // The next state if `op` is allowed now, else FailedPrecondition naming
+  // the state and the rule.
+  absl::StatusOr<RuntimeState> CheckLocked(RuntimeOp op) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CommitLocked(RuntimeState next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // DestroyInterpreter's checks and registry removal, under the lock.
+  absl::Status UnregisterInterpreter(Interpreter* interp)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status ApplyConfigurationLocked(const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  struct FinalizeCallback {
+    void (*fn)(void*);
+    void* arg;
+  };
+
+  mutable sync::Mutex mu_;
+  // Written only by CommitLocked (release), read anywhere (acquire).
+  std::atomic<RuntimeState> state_{RuntimeState::kUninitialized};
+  Interpreter* main_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::vector<Interpreter*> interpreters_ ABSL_GUARDED_BY(mu_);
+  std::int64_t next_interpreter_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::vector<FinalizeCallback> finalize_callbacks_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace interpheap::interp
+
+#endif  // INTERPHEAP_INTERP_RUNTIME_H_

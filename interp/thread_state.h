@@ -1,0 +1,51 @@
+// interp/thread_state.h: attaching threads to interpreters.
+//
+// A thread attaches to an interpreter by taking its lock; the interpreter is
+// then the thread's current interpreter until it detaches, which releases
+// the lock. Mem and obj calls are made by an attached thread, under the lock.
+
+#ifndef INTERPHEAP_INTERP_THREAD_STATE_H_
+#define INTERPHEAP_INTERP_THREAD_STATE_H_
+
+#include "absl/status/status.h"
+#include "interp/interpreter.h"
+
+namespace interpheap::interp {
+
+// The calling thread's attachment. All members are static: the state is one
+// thread-local pointer.
+class ThreadState {
+ public:
+  // The interpreter the calling thread is attached to, or nullptr.
+  static Interpreter* Current() noexcept;
+
+  // True if the calling thread is attached and holds its current
+  // interpreter's lock: the condition for calling mem and obj. Exact (the
+  // lock records its owner).
+  static bool CurrentLockHeld() noexcept;
+
+  // Takes `interp`'s lock (blocking while another thread holds it) and makes
+  // it the current interpreter. InvalidArgument for nullptr;
+  // FailedPrecondition if the thread is already attached (detach first:
+  // attaching twice could deadlock on a shared lock).
+  // Requires: `interp` is alive and not being destroyed.
+  [[nodiscard]] static absl::Status Attach(Interpreter* interp);
+
+  // Releases the current interpreter's lock and clears the attachment.
+  // FailedPrecondition if the thread is not attached.
+  [[nodiscard]] static absl::Status Detach();
+};
+
+// Attaches for the lifetime of the object; dies if attaching fails (use
+// ThreadState::Attach for a status instead).
+class ScopedAttach {
+ public:
+  explicit ScopedAttach(Interpreter* interp);
+  ~ScopedAttach();
+  ScopedAttach(const ScopedAttach&) = delete;
+  ScopedAttach& operator=(const ScopedAttach&) = delete;
+};
+
+}  // namespace interpheap::interp
+
+#endif  // INTERPHEAP_INTERP_THREAD_STATE_H_

@@ -1,0 +1,68 @@
+// Named configurations: parsing, errors, and the name query.
+
+#include "alloc/config.h"
+
+#include "alloc/raw_allocator.h"
+#include "gtest/gtest.h"
+#include "tests/testing/counting_hook.h"
+
+namespace interpheap::alloc {
+namespace {
+
+TEST(ConfigTest, ParsesEveryPythonmallocName) {
+  const std::pair<const char*, NamedConfig> cases[] = {
+      {"default", NamedConfig::kDefault},
+      {"", NamedConfig::kDefault},
+      {"debug", NamedConfig::kDebug},
+      {"malloc", NamedConfig::kMalloc},
+      {"malloc_debug", NamedConfig::kMallocDebug},
+      {"pymalloc", NamedConfig::kPymalloc},
+      {"pymalloc_debug", NamedConfig::kPymallocDebug},
+      {"mimalloc", NamedConfig::kMimalloc},
+      {"mimalloc_debug", NamedConfig::kMimallocDebug},
+  };
+  for (const auto& [name, config] : cases) {
+    absl::StatusOr<NamedConfig> parsed = ParseNamedConfig(name);
+    ASSERT_TRUE(parsed.ok()) << name;
+    EXPECT_EQ(*parsed, config) << name;
+  }
+}
+
+TEST(ConfigTest, UnknownNameNamesTheValueAndListsValidOnes) {
+  absl::StatusOr<NamedConfig> parsed = ParseNamedConfig("jemalloc");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(parsed.status().message(),
+            "unknown allocator configuration 'jemalloc'; valid names are: "
+            "default, debug, malloc, malloc_debug, pymalloc, pymalloc_debug, "
+            "mimalloc, mimalloc_debug");
+}
+
+TEST(ConfigTest, NameRoundTrips) {
+  for (const char* name : {"default", "debug", "malloc", "malloc_debug",
+                           "pymalloc", "pymalloc_debug", "mimalloc",
+                           "mimalloc_debug"}) {
+    EXPECT_EQ(NamedConfigName(*ParseNamedConfig(name)), name);
+  }
+}
+
+TEST(ConfigTest, MallocConfigurationIsLibcInEveryDomain) {
+  absl::StatusOr<std::array<Allocator, kDomainCount>> bases =
+      BaseAllocators(NamedConfig::kMalloc);
+  ASSERT_TRUE(bases.ok());
+  for (const Allocator& base : *bases) {
+    EXPECT_TRUE(SameAllocator(base, kLibcAllocator));
+  }
+}
+
+TEST(ConfigTest, CurrentNameFollowsCpythonRule) {
+  AllocatorTable table;
+  EXPECT_EQ(CurrentNamedConfig(table), NamedConfig::kMalloc);
+  testing::CountingHook hook;
+  ASSERT_TRUE(table.Wrap(Domain::kMem, hook.allocator(), &hook.previous).ok());
+  EXPECT_EQ(CurrentNamedConfig(table), std::nullopt)
+      << "a custom hook on top has no name";
+}
+
+}  // namespace
+}  // namespace interpheap::alloc
