@@ -38,6 +38,16 @@ typedef struct ih_allocator {
   void (*free)(void* ctx, void* ptr);
 } ih_allocator_t;
 
+/* Where pymalloc gets its arenas (CPython's PyObjectArenaAllocator). Always
+ * called with the arena size (1 MiB); alloc returns NULL on failure; free
+ * receives the pointer and size alloc gave. Must be thread-safe: every
+ * interpreter's heap uses the one arena allocator. */
+typedef struct ih_arena_allocator {
+  void* ctx;
+  void* (*alloc)(void* ctx, size_t size);
+  void (*free)(void* ctx, void* ptr, size_t size);
+} ih_arena_allocator_t;
+
 #ifdef __cplusplus
 }  /* extern "C" */
 #endif

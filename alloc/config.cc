@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "alloc/pymalloc.h"
 #include "alloc/raw_allocator.h"
 
 namespace interpheap::alloc {
@@ -51,10 +52,13 @@ std::string_view NamedConfigName(NamedConfig config) {
 absl::StatusOr<std::array<Allocator, kDomainCount>> BaseAllocators(
     NamedConfig config) {
   switch (config) {
-    case NamedConfig::kDefault:
     case NamedConfig::kMalloc:
       return std::array<Allocator, kDomainCount>{
           kLibcAllocator, kLibcAllocator, kLibcAllocator};
+    case NamedConfig::kDefault:
+    case NamedConfig::kPymalloc:
+      return std::array<Allocator, kDomainCount>{
+          kLibcAllocator, kPymallocAllocator, kPymallocAllocator};
     default:
       return absl::UnimplementedError(absl::StrFormat(
           "allocator configuration '%s' is not supported yet",
@@ -70,6 +74,11 @@ std::optional<NamedConfig> CurrentNamedConfig(const AllocatorTable& table) {
       SameAllocator(mem, kLibcAllocator) &&
       SameAllocator(obj, kLibcAllocator)) {
     return NamedConfig::kMalloc;
+  }
+  if (SameAllocator(raw, kLibcAllocator) &&
+      SameAllocator(mem, kPymallocAllocator) &&
+      SameAllocator(obj, kPymallocAllocator)) {
+    return NamedConfig::kPymalloc;
   }
   return std::nullopt;
 }

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "absl/base/thread_annotations.h"
+#include "alloc/pymalloc.h"
 #include "sync/mutex.h"
 
 namespace interpheap::interp {
@@ -45,6 +46,10 @@ class Interpreter {
   // one, or main.
   Interpreter& heap_owner() const { return *heap_owner_; }
 
+  // The heap serving this interpreter's mem and obj domains (its own, or
+  // main's). Touched only under lock().
+  alloc::Heap& heap() const { return *heap_owner_->own_heap_; }
+
   // Threads attached now.
   int attached_threads() const {
     return attached_threads_.load(std::memory_order_acquire);
@@ -63,6 +68,9 @@ class Interpreter {
   mutable sync::Mutex own_lock_;
   sync::Mutex* const lock_;
   Interpreter* const heap_owner_;
+  // Set when this interpreter has its own heap. A heap still holding live
+  // blocks when the interpreter is destroyed outlives it (see Runtime).
+  alloc::Heap* own_heap_ = nullptr;
   // Incremented by Attach after taking the lock, decremented by Detach
   // before releasing it (release); Destroy reads it (acquire).
   std::atomic<int> attached_threads_{0};

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "alloc/config.h"
+#include "alloc/stats.h"
 #include "interp/thread_state.h"
 #include "sync/mutex_lock.h"
 
@@ -20,6 +21,41 @@ void QuiesceLock(Interpreter* interp) {
   sync::Mutex& lock = interp->lock();
   if (lock.IsHeldByCurrentThread()) return;
   sync::MutexLock hold(&lock);
+}
+
+// Releases the interpreter's own heap under its lock, then frees the
+// interpreter. A heap still holding live blocks is kept alive on purpose:
+// its arenas stay mapped so that leaked pointers remain valid, and frees of
+// them from other interpreters reach its remote-free list.
+void ReleaseAndDelete(Interpreter* interp) {
+  if (&interp->heap_owner() == interp) {
+    alloc::Heap* heap = &interp->heap();
+    auto release = [heap] {
+      heap->guard().AssumeHeld();
+      if (heap->Release() == 0) delete heap;
+    };
+    if (interp->lock().IsHeldByCurrentThread()) {
+      release();
+    } else {
+      sync::MutexLock hold(&interp->lock());
+      release();
+    }
+  }
+  QuiesceLock(interp);
+  delete interp;
+}
+
+absl::Status CurrentOwnHeapCheck(const Interpreter* interp) {
+  if (interp == nullptr) {
+    return absl::FailedPreconditionError(
+        "the calling thread is not attached to an interpreter");
+  }
+  if (&interp->heap_owner() != interp) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "interpreter %d doesn't have its own heap (it uses main's)",
+        interp->id()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -106,6 +142,17 @@ absl::Status Runtime::ReplaceAllocator(alloc::Domain domain,
   return absl::OkStatus();
 }
 
+absl::Status Runtime::SetArenaAllocator(
+    const alloc::ArenaAllocator& allocator) {
+  sync::MutexLock lock(&mu_);
+  absl::StatusOr<RuntimeState> next =
+      CheckLocked(RuntimeOp::kSetArenaAllocator);
+  if (!next.ok()) return next.status();
+  if (absl::Status s = alloc::SetArenaAllocator(allocator); !s.ok()) return s;
+  CommitLocked(*next);
+  return absl::OkStatus();
+}
+
 absl::Status Runtime::WrapAllocator(alloc::Domain domain,
                                     const alloc::Allocator& hook,
                                     alloc::Allocator* previous) {
@@ -172,8 +219,7 @@ absl::Status Runtime::DestroyInterpreter(Interpreter* interp) {
   if (!status.ok()) return status;
   // Outside the runtime lock: lock order is interpreter lock, then runtime
   // lock (an attached thread may call the runtime).
-  QuiesceLock(interp);
-  delete interp;
+  ReleaseAndDelete(interp);
   return absl::OkStatus();
 }
 
@@ -239,8 +285,14 @@ absl::Status Runtime::Finalize() {
     main_ = nullptr;
     CommitLocked(RuntimeState::kFinalized);
   }
-  QuiesceLock(main);
-  delete main;
+  if (alloc::MallocStatsRequested() &&
+      alloc::CurrentNamedConfig(AllocatorTable::Global()) ==
+          alloc::NamedConfig::kPymalloc) {
+    sync::MutexLock hold(&main->lock());
+    main->heap().guard().AssumeHeld();
+    alloc::WriteStatsText(main->heap().Stats(), 2);
+  }
+  ReleaseAndDelete(main);
   return absl::OkStatus();
 }
 
@@ -256,6 +308,26 @@ absl::Status Runtime::Reset() {
   }
   CommitLocked(*next);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::int64_t> Runtime::CurrentAllocatedBlocks() {
+  Interpreter* interp = ThreadState::Current();
+  if (absl::Status s = CurrentOwnHeapCheck(interp); !s.ok()) return s;
+  alloc::Heap& heap = interp->heap();
+  heap.guard().AssertHeld();
+  return heap.AllocatedBlocks();
+}
+
+absl::StatusOr<alloc::HeapStats> Runtime::CurrentHeapStats() {
+  Interpreter* interp = ThreadState::Current();
+  if (absl::Status s = CurrentOwnHeapCheck(interp); !s.ok()) return s;
+  alloc::Heap& heap = interp->heap();
+  heap.guard().AssertHeld();
+  return heap.Stats();
+}
+
+std::int64_t Runtime::GlobalAllocatedBlocks() {
+  return alloc::GlobalAllocatedBlocks();
 }
 
 void Runtime::AddFinalizeCallback(void (*fn)(void*), void* arg) {

@@ -20,6 +20,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "alloc/allocator_table.h"
+#include "alloc/arena_allocator.h"
+#include "alloc/pymalloc.h"
 #include "interp/interpreter.h"
 #include "interp/runtime_state.h"
 #include "sync/mutex.h"
@@ -67,6 +69,11 @@ class Runtime {
                                 const alloc::Allocator& allocator)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // kPreInitialized only: installs the arena allocator every heap uses
+  // (alloc/arena_allocator.h). InvalidArgument for a null function.
+  absl::Status SetArenaAllocator(const alloc::ArenaAllocator& allocator)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // kPreInitialized or kInitialized: wraps `hook` over the outermost
   // allocator of `domain`, which is stored in `*previous` before the hook is
   // published. `*previous` must stay valid while the hook is installed.
@@ -94,7 +101,10 @@ class Runtime {
 
   // kInitialized only. NotFound if `interp` is not a live interpreter of
   // this runtime; FailedPrecondition for the main interpreter (Finalize
-  // destroys it) or while a thread is attached to `interp`.
+  // destroys it) or while a thread is attached to `interp`. Its own heap's
+  // live blocks are added to the global leak count; with none, every arena
+  // goes back through the arena allocator, otherwise the arenas stay so
+  // that leaked pointers remain valid (and may still be freed).
   absl::Status DestroyInterpreter(Interpreter* interp)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -112,6 +122,19 @@ class Runtime {
   // kFinalizing, in registration order. The callback may unwrap hooks.
   void AddFinalizeCallback(void (*fn)(void*), void* arg)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Blocks allocated and not freed through the calling thread's current
+  // interpreter's heap (pool blocks plus raw fallbacks). FailedPrecondition
+  // if the thread is not attached or the interpreter shares main's heap.
+  static absl::StatusOr<std::int64_t> CurrentAllocatedBlocks();
+
+  // The pymalloc numbers of the current interpreter's heap (alloc/stats.h
+  // formats them); same refusals as CurrentAllocatedBlocks().
+  static absl::StatusOr<alloc::HeapStats> CurrentHeapStats();
+
+  // All live heaps' blocks plus every leaked block (never reset, survives
+  // finalization). Lock-free reads: exact when interpreters are quiescent.
+  static std::int64_t GlobalAllocatedBlocks();
 
   // The main interpreter, or nullptr when not initialized.
   Interpreter* main_interpreter() const ABSL_LOCKS_EXCLUDED(mu_);

@@ -26,6 +26,8 @@ const char* RuntimeOpName(RuntimeOp op) {
       return "apply configuration";
     case RuntimeOp::kReplaceAllocator:
       return "replace";
+    case RuntimeOp::kSetArenaAllocator:
+      return "set arena allocator";
     case RuntimeOp::kWrapAllocator:
       return "wrap";
     case RuntimeOp::kUnwrapAllocator:
@@ -55,6 +57,9 @@ const char* RuntimeOpRule(RuntimeOp op) {
     case RuntimeOp::kReplaceAllocator:
       return "allocators may be replaced only between pre-initialization and "
              "initialization; after initialization they may only be wrapped";
+    case RuntimeOp::kSetArenaAllocator:
+      return "the arena allocator may be set only between pre-initialization "
+             "and initialization, before any arena exists";
     case RuntimeOp::kWrapAllocator:
       return "hooks may be wrapped from pre-initialization until "
              "finalization starts";

@@ -10,6 +10,7 @@
 // PreInitialize     | PreInit | refused   | refused     | refused    | PreInit
 // ApplyConfiguration| refused | PreInit   | refused     | refused    | refused
 // ReplaceAllocator  | refused | PreInit   | refused     | refused    | refused
+// SetArenaAllocator | refused | PreInit   | refused     | refused    | refused
 // WrapAllocator     | refused | PreInit   | Initialized | refused    | refused
 // UnwrapAllocator   | refused | PreInit   | Initialized | Finalizing | Finalized
 // Initialize        | refused | Initialized| refused    | refused    | refused
@@ -63,6 +64,7 @@ enum class RuntimeOp : std::uint8_t {
   kPreInitialize,
   kApplyConfiguration,
   kReplaceAllocator,
+  kSetArenaAllocator,
   kWrapAllocator,
   kUnwrapAllocator,
   kInitialize,
@@ -71,7 +73,7 @@ enum class RuntimeOp : std::uint8_t {
   kFinalize,
   kReset,
 };
-inline constexpr int kRuntimeOpCount = 10;
+inline constexpr int kRuntimeOpCount = 11;
 
 // "kInitialized", ... as written in diagnostics.
 const char* RuntimeStateName(RuntimeState state);
@@ -92,10 +94,12 @@ inline constexpr std::optional<RuntimeState>
         // kUninitialized
         {internal::kTo(RuntimeState::kPreInitialized), internal::kRefused,
          internal::kRefused, internal::kRefused, internal::kRefused,
+         internal::kRefused,
          internal::kRefused, internal::kRefused, internal::kRefused,
          internal::kRefused, internal::kRefused},
         // kPreInitialized
         {internal::kRefused, internal::kTo(RuntimeState::kPreInitialized),
+         internal::kTo(RuntimeState::kPreInitialized),
          internal::kTo(RuntimeState::kPreInitialized),
          internal::kTo(RuntimeState::kPreInitialized),
          internal::kTo(RuntimeState::kPreInitialized),
@@ -104,6 +108,7 @@ inline constexpr std::optional<RuntimeState>
          internal::kTo(RuntimeState::kUninitialized)},
         // kInitialized
         {internal::kRefused, internal::kRefused, internal::kRefused,
+         internal::kRefused,
          internal::kTo(RuntimeState::kInitialized),
          internal::kTo(RuntimeState::kInitialized), internal::kRefused,
          internal::kTo(RuntimeState::kInitialized),
@@ -111,12 +116,13 @@ inline constexpr std::optional<RuntimeState>
          internal::kTo(RuntimeState::kFinalized), internal::kRefused},
         // kFinalizing
         {internal::kRefused, internal::kRefused, internal::kRefused,
+         internal::kRefused,
          internal::kRefused, internal::kTo(RuntimeState::kFinalizing),
          internal::kRefused, internal::kRefused, internal::kRefused,
          internal::kRefused, internal::kRefused},
         // kFinalized
         {internal::kTo(RuntimeState::kPreInitialized), internal::kRefused,
-         internal::kRefused, internal::kRefused,
+         internal::kRefused, internal::kRefused, internal::kRefused,
          internal::kTo(RuntimeState::kFinalized), internal::kRefused,
          internal::kRefused, internal::kRefused, internal::kRefused,
          internal::kTo(RuntimeState::kUninitialized)},

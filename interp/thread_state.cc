@@ -30,6 +30,7 @@ absl::Status ThreadState::Attach(Interpreter* interp) {
   interp->lock().LockAcrossScopes();
   interp->attached_threads_.fetch_add(1, std::memory_order_relaxed);
   current_interpreter = interp;
+  alloc::SetCurrentHeap(&interp->heap());
   return absl::OkStatus();
 }
 
@@ -40,6 +41,7 @@ absl::Status ThreadState::Detach() {
         "detach refused: the thread is not attached to an interpreter");
   }
   current_interpreter = nullptr;
+  alloc::SetCurrentHeap(nullptr);
   interp->attached_threads_.fetch_sub(1, std::memory_order_release);
   interp->lock().UnlockAcrossScopes();
   return absl::OkStatus();

@@ -79,6 +79,14 @@ class ABSL_LOCKABLE Mutex {
     IH_TSAN_MUTEX_POST_UNLOCK(this, 0);
   }
 
+  // Tells clang's analysis that the lock is held, and checks it in debug
+  // builds only (!NDEBUG): for hot paths whose callers already guarantee it.
+  void AssumeHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {
+#ifndef NDEBUG
+    AssertHeld();
+#endif
+  }
+
   // Lock() and Unlock() hidden from clang's static analysis, for a lock held
   // across function boundaries: an attached thread holds its interpreter's
   // lock from ThreadState::Attach() until ThreadState::Detach(), which no

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "alloc/allocator_table.h"
+#include "alloc/arena_allocator.h"
 #include "alloc/raw_allocator.h"
 #include "gtest/gtest.h"
 #include "interp/runtime.h"
@@ -28,7 +29,8 @@ constexpr RuntimeState kAllStates[] = {S::kUninitialized, S::kPreInitialized,
                                        S::kFinalized};
 constexpr RuntimeOp kAllOps[] = {
     RuntimeOp::kPreInitialize,      RuntimeOp::kApplyConfiguration,
-    RuntimeOp::kReplaceAllocator,   RuntimeOp::kWrapAllocator,
+    RuntimeOp::kReplaceAllocator,   RuntimeOp::kSetArenaAllocator,
+    RuntimeOp::kWrapAllocator,
     RuntimeOp::kUnwrapAllocator,    RuntimeOp::kInitialize,
     RuntimeOp::kCreateInterpreter,  RuntimeOp::kDestroyInterpreter,
     RuntimeOp::kFinalize,           RuntimeOp::kReset};
@@ -45,6 +47,7 @@ std::optional<RuntimeState> Expected(RuntimeState state, RuntimeOp op) {
       return no;
     case RuntimeOp::kApplyConfiguration:
     case RuntimeOp::kReplaceAllocator:
+    case RuntimeOp::kSetArenaAllocator:
       return state == S::kPreInitialized ? std::optional(state) : no;
     case RuntimeOp::kWrapAllocator:
       return state == S::kPreInitialized || state == S::kInitialized
@@ -118,6 +121,8 @@ absl::Status Perform(RuntimeOp op) {
       return runtime.ApplyConfiguration("malloc");
     case RuntimeOp::kReplaceAllocator:
       return runtime.ReplaceAllocator(Domain::kObj, alloc::kLibcAllocator);
+    case RuntimeOp::kSetArenaAllocator:
+      return runtime.SetArenaAllocator(alloc::kMmapArenaAllocator);
     case RuntimeOp::kWrapAllocator:
       return runtime.WrapAllocator(Domain::kMem, mem_hook.allocator(),
                                    &mem_hook.previous);

@@ -1,5 +1,6 @@
 #include "tests/testing/runtime_testing.h"
 
+#include "alloc/arena_allocator.h"
 #include "gtest/gtest.h"
 #include "interp/thread_state.h"
 
@@ -15,10 +16,10 @@ void ResetRuntime() {
   }
   switch (runtime.state()) {
     case RuntimeState::kUninitialized:
-      return;
+      break;
     case RuntimeState::kPreInitialized:
       EXPECT_TRUE(runtime.Reset().ok());
-      return;
+      break;
     case RuntimeState::kInitialized:
       EXPECT_EQ(runtime.interpreter_count(), 1)
           << "a test left interpreters alive";
@@ -26,14 +27,21 @@ void ResetRuntime() {
         ADD_FAILURE() << s;
         return;
       }
+      EXPECT_TRUE(runtime.Reset().ok());
       break;
     case RuntimeState::kFinalizing:
       ADD_FAILURE() << "runtime left in kFinalizing";
       return;
     case RuntimeState::kFinalized:
+      EXPECT_TRUE(runtime.Reset().ok());
       break;
   }
-  EXPECT_TRUE(runtime.Reset().ok());
+  // Back to the default arena allocator for the next test.
+  interp::RuntimeConfig config;
+  config.use_environment = false;
+  ASSERT_TRUE(runtime.PreInitialize(config).ok());
+  ASSERT_TRUE(runtime.SetArenaAllocator(alloc::kMmapArenaAllocator).ok());
+  ASSERT_TRUE(runtime.Reset().ok());
 }
 
 void InitializeRuntime(const std::string& allocator) {
@@ -43,6 +51,18 @@ void InitializeRuntime(const std::string& allocator) {
   config.use_environment = false;
   Runtime& runtime = Runtime::Get();
   ASSERT_TRUE(runtime.PreInitialize(config).ok());
+  ASSERT_TRUE(runtime.Initialize().ok());
+}
+
+void InitializeRuntimeWithArenas(const std::string& allocator,
+                                 const ih_arena_allocator_t& arena_allocator) {
+  ResetRuntime();
+  interp::RuntimeConfig config;
+  config.allocator = allocator;
+  config.use_environment = false;
+  Runtime& runtime = Runtime::Get();
+  ASSERT_TRUE(runtime.PreInitialize(config).ok());
+  ASSERT_TRUE(runtime.SetArenaAllocator(arena_allocator).ok());
   ASSERT_TRUE(runtime.Initialize().ok());
 }
 

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "alloc/allocator.h"
 #include "interp/runtime.h"
 
 namespace interpheap::testing {
@@ -18,6 +19,10 @@ void ResetRuntime();
 // ResetRuntime(), then pre-initializes with `allocator` (a named
 // configuration; the environment is ignored) and initializes.
 void InitializeRuntime(const std::string& allocator = "default");
+
+// The same with `arena_allocator` installed in the replace window.
+void InitializeRuntimeWithArenas(const std::string& allocator,
+                                 const ih_arena_allocator_t& arena_allocator);
 
 }  // namespace interpheap::testing
 
