@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "alloc/mimalloc_allocator.h"
 #include "alloc/pymalloc.h"
 #include "alloc/raw_allocator.h"
 
@@ -59,6 +60,10 @@ absl::StatusOr<std::array<Allocator, kDomainCount>> BaseAllocators(
     case NamedConfig::kPymalloc:
       return std::array<Allocator, kDomainCount>{
           kLibcAllocator, kPymallocAllocator, kPymallocAllocator};
+    case NamedConfig::kMimalloc:
+      if (absl::Status s = LoadMimalloc(); !s.ok()) return s;
+      return std::array<Allocator, kDomainCount>{
+          kLibcAllocator, kMimallocAllocator, kMimallocAllocator};
     default:
       return absl::UnimplementedError(absl::StrFormat(
           "allocator configuration '%s' is not supported yet",
@@ -79,6 +84,11 @@ std::optional<NamedConfig> CurrentNamedConfig(const AllocatorTable& table) {
       SameAllocator(mem, kPymallocAllocator) &&
       SameAllocator(obj, kPymallocAllocator)) {
     return NamedConfig::kPymalloc;
+  }
+  if (SameAllocator(raw, kLibcAllocator) &&
+      SameAllocator(mem, kMimallocAllocator) &&
+      SameAllocator(obj, kMimallocAllocator)) {
+    return NamedConfig::kMimalloc;
   }
   return std::nullopt;
 }

@@ -45,6 +45,11 @@ void UnregisterHeap(Heap* heap) {
   }
 }
 
+std::uint64_t NextHeapSerial() {
+  ABSL_CONST_INIT static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 // Owner-only counter update: the guard serializes writers, so a plain load
 // and store suffice (no read-modify-write); readers load relaxed.
 inline void Bump(std::atomic<std::int64_t>& counter, std::int64_t delta) {
@@ -66,7 +71,7 @@ Heap* CurrentHeap() noexcept { return current_heap; }
 void SetCurrentHeap(Heap* heap) noexcept { current_heap = heap; }
 
 Heap::Heap(sync::Mutex* guard, std::int64_t owner_id)
-    : guard_(guard), owner_id_(owner_id) {
+    : guard_(guard), owner_id_(owner_id), serial_(NextHeapSerial()) {
   for (PoolHeader& sentinel : used_pools_) {
     sentinel = PoolHeader{};
     sentinel.next = &sentinel;

@@ -169,6 +169,8 @@ class Heap {
 
   sync::Mutex& guard() const ABSL_LOCK_RETURNED(*guard_) { return *guard_; }
   std::int64_t owner_id() const { return owner_id_; }
+  // Unique in the process (never reused, unlike the heap's address).
+  std::uint64_t serial() const { return serial_; }
 
   // pymalloc's four operations on this heap. n in 1..512 is served from the
   // pools; 0, > 512 and pool exhaustion go to the raw domain (counted as
@@ -228,6 +230,7 @@ class Heap {
 
   sync::Mutex* const guard_;
   const std::int64_t owner_id_;
+  const std::uint64_t serial_;
 
   // used_pools_[c]: sentinel of the circular list of used pools of class c.
   PoolHeader used_pools_[kSizeClassCount] ABSL_GUARDED_BY(*guard_);

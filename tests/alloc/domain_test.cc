@@ -166,7 +166,7 @@ INSTANTIATE_TEST_SUITE_P(
     AllDomainsAndConfigurations, DomainContractTest,
     ::testing::Combine(::testing::Values(Domain::kRaw, Domain::kMem,
                                          Domain::kObj),
-                       ::testing::Values("default", "malloc", "pymalloc")),
+                       ::testing::Values("default", "malloc", "pymalloc", "mimalloc")),
     ParamName);
 
 // The raw domain needs no runtime at all: it works before pre-initialization

@@ -111,11 +111,11 @@ TEST_F(RuntimeTest, ApplyConfigurationOverHooksIsRefused) {
 
 TEST_F(RuntimeTest, ConfigurationNotYetAvailableIsRefusedClearly) {
   RuntimeConfig config;
-  config.allocator = "mimalloc_debug";
+  config.allocator = "pymalloc_debug";
   absl::Status status = runtime().PreInitialize(config);
   EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ(status.message(),
-            "allocator configuration 'mimalloc_debug' is not supported yet");
+            "allocator configuration 'pymalloc_debug' is not supported yet");
   EXPECT_EQ(runtime().state(), RuntimeState::kUninitialized);
 }
 
