@@ -2,12 +2,15 @@
 
 #include "api/interpheap.h"
 
+#include <unistd.h>
+
 #include <cstring>
 #include <string>
 
 #include "absl/status/status.h"
 #include "alloc/config.h"
 #include "alloc/domain.h"
+#include "alloc/stats.h"
 #include "interp/runtime.h"
 #include "interp/thread_state.h"
 
@@ -169,6 +172,45 @@ const char* ih_current_configuration_name(void) {
   if (!config.has_value()) return nullptr;
   // NamedConfigName returns views of string literals: NUL-terminated.
   return interpheap::alloc::NamedConfigName(*config).data();
+}
+
+void ih_get_arena_allocator(ih_arena_allocator_t* allocator) {
+  if (allocator != nullptr) *allocator = interpheap::alloc::GetArenaAllocator();
+}
+
+int ih_set_arena_allocator(const ih_arena_allocator_t* allocator,
+                           ih_status_t* status) {
+  if (allocator == nullptr) return Report(NullArgument("allocator"), status);
+  return Report(Runtime::Get().SetArenaAllocator(*allocator), status);
+}
+
+int64_t ih_allocated_blocks(ih_status_t* status) {
+  absl::StatusOr<std::int64_t> blocks = Runtime::CurrentAllocatedBlocks();
+  Report(blocks.status(), status);
+  return blocks.ok() ? *blocks : -1;
+}
+
+int64_t ih_global_allocated_blocks(void) {
+  return Runtime::GlobalAllocatedBlocks();
+}
+
+int ih_write_stats(int fd, int json, ih_status_t* status) {
+  absl::StatusOr<interpheap::alloc::HeapStats> stats =
+      Runtime::CurrentHeapStats();
+  if (!stats.ok()) return Report(stats.status(), status);
+  const std::string text = json ? interpheap::alloc::StatsJson(*stats) + "\n"
+                                : interpheap::alloc::StatsText(*stats);
+  std::size_t left = text.size();
+  const char* p = text.data();
+  while (left > 0) {
+    const ssize_t n = write(fd, p, left);
+    if (n <= 0) {
+      return Report(absl::InternalError("writing the stats failed"), status);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return Report(absl::OkStatus(), status);
 }
 
 ih_interp_t* ih_interp_create(const ih_interp_config_t* config,

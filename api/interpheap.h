@@ -92,6 +92,23 @@ int ih_unwrap_allocator(ih_domain_t domain, const ih_allocator_t* hook,
  * other than the debug hooks is the outer layer (CPython's rule). */
 const char* ih_current_configuration_name(void);
 
+/* The arena allocator pymalloc uses (mmap/munmap by default). Set only in
+ * the pre-initialized state. */
+void ih_get_arena_allocator(ih_arena_allocator_t* allocator);
+int ih_set_arena_allocator(const ih_arena_allocator_t* allocator,
+                           ih_status_t* status);
+
+/* ---- Counts and stats ---- */
+/* Blocks allocated and not freed through the calling thread's current
+ * interpreter's heap; -1 (and *status filled) when not attached or when the
+ * interpreter shares main's heap. */
+int64_t ih_allocated_blocks(ih_status_t* status);
+/* Every live heap's blocks plus blocks leaked by destroyed interpreters. */
+int64_t ih_global_allocated_blocks(void);
+/* Writes the current interpreter's pymalloc stats table (CPython's format)
+ * to file descriptor `fd`, or its JSON form when `json` is nonzero. */
+int ih_write_stats(int fd, int json, ih_status_t* status);
+
 /* ---- Interpreters ---- */
 typedef struct ih_interp ih_interp_t;
 

@@ -88,6 +88,12 @@ int main(void) {
   CHECK(ih_runtime_pre_initialize("malloc", &status) == IH_OK);
   CHECK(status.code == IH_OK && status.message[0] == '\0');
   CHECK(strcmp(ih_current_configuration_name(), "malloc") == 0);
+  CHECK(ih_runtime_apply_configuration("pymalloc", &status) == IH_OK);
+  CHECK(strcmp(ih_current_configuration_name(), "pymalloc") == 0);
+  ih_arena_allocator_t arenas;
+  ih_get_arena_allocator(&arenas);
+  CHECK(arenas.alloc != NULL && arenas.free != NULL);
+  CHECK(ih_set_arena_allocator(&arenas, &status) == IH_OK);
   CHECK(ih_runtime_initialize(&status) == IH_OK);
   CHECK(strcmp(ih_runtime_state_name(ih_runtime_state()), "kInitialized") ==
         0);
@@ -111,12 +117,22 @@ int main(void) {
   ih_interp_t* main_interp = ih_interp_main();
   CHECK(main_interp != NULL && ih_interp_id(main_interp) == 0);
   CHECK(ih_thread_lock_held() == 0);
+  CHECK(ih_allocated_blocks(&status) == -1);
+  CHECK(status.code == IH_FAILED_PRECONDITION);
   CHECK(ih_thread_attach(main_interp, &status) == IH_OK);
   CHECK(ih_thread_current() == main_interp);
   CHECK(ih_thread_lock_held() == 1);
   CheckDomain(ih_mem_malloc, ih_mem_calloc, ih_mem_realloc, ih_mem_free);
   CheckDomain(ih_obj_malloc, ih_obj_calloc, ih_obj_realloc, ih_obj_free);
   CHECK(hook_calls > 0);
+  int64_t before = ih_allocated_blocks(&status);
+  CHECK(before >= 0);
+  void* kept = ih_obj_malloc(24);
+  CHECK(ih_allocated_blocks(&status) == before + 1);
+  CHECK(ih_global_allocated_blocks() >= before + 1);
+  CHECK(ih_write_stats(2, 0, &status) == IH_OK);
+  ih_obj_free(kept);
+  CHECK(ih_set_arena_allocator(&arenas, &status) == IH_FAILED_PRECONDITION);
   CHECK(ih_thread_detach(&status) == IH_OK);
   CHECK(ih_unwrap_allocator(IH_DOMAIN_MEM, &hook, &status) == IH_OK);
   CHECK(ih_unwrap_allocator(IH_DOMAIN_MEM, &hook, &status) ==
