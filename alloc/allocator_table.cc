@@ -161,6 +161,42 @@ absl::Status AllocatorTable::ResetTo(
   return absl::OkStatus();
 }
 
+absl::Status AllocatorTable::ResetToWithHooks(
+    const std::array<Allocator, kDomainCount>& bases,
+    const std::array<Allocator, kDomainCount>& hooks,
+    const std::array<Allocator*, kDomainCount>& previous) {
+  for (int i = 0; i < kDomainCount; ++i) {
+    if (absl::Status s = CheckComplete(bases[i], "configure"); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = CheckComplete(hooks[i], "configure"); !s.ok()) {
+      return s;
+    }
+  }
+  sync::MutexLock lock(&mu_);
+  const AllocatorLayer* layers[kDomainCount];
+  for (int i = 0; i < kDomainCount; ++i) {
+    const AllocatorLayer* base = InternLocked(bases[i], nullptr);
+    if (base == nullptr) return LayersFull("configure");
+    layers[i] = InternLocked(hooks[i], base);
+    if (layers[i] == nullptr) return LayersFull("configure");
+  }
+  for (int i = 0; i < kDomainCount; ++i) {
+    if (!SameAllocator(*previous[i], bases[i])) *previous[i] = bases[i];
+    PublishLocked(static_cast<Domain>(i), layers[i]);
+  }
+  return absl::OkStatus();
+}
+
+bool AllocatorTable::AnyLayer(Domain domain,
+                              bool (*match)(const Allocator&)) const {
+  sync::MutexLock lock(&mu_);
+  for (const AllocatorLayer* l = top(domain); l != nullptr; l = l->below) {
+    if (match(l->allocator)) return true;
+  }
+  return false;
+}
+
 AllocatorTableSnapshot AllocatorTable::Snapshot() const {
   sync::MutexLock lock(&mu_);
   AllocatorTableSnapshot snapshot;

@@ -133,6 +133,26 @@ class AllocatorTable {
   absl::Status ResetTo(const std::array<Allocator, kDomainCount>& bases)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The same, with `hooks[d]` wrapped over each base in one publication
+  // (no caller ever sees a base without its hook); `*previous[d]` receives
+  // the base, as Wrap() does.
+  absl::Status ResetToWithHooks(
+      const std::array<Allocator, kDomainCount>& bases,
+      const std::array<Allocator, kDomainCount>& hooks,
+      const std::array<Allocator*, kDomainCount>& previous)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The allocator under the outermost layer of `domain`, or nullptr when
+  // the outermost layer is the base. Thread-safe.
+  const Allocator* Below(Domain domain) const noexcept {
+    const AllocatorLayer* below = top(domain)->below;
+    return below == nullptr ? nullptr : &below->allocator;
+  }
+
+  // True if some layer of `domain` satisfies `match`.
+  bool AnyLayer(Domain domain, bool (*match)(const Allocator&)) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   AllocatorTableSnapshot Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "alloc/debug_hooks.h"
 #include "alloc/mimalloc_allocator.h"
 #include "alloc/pymalloc.h"
 #include "alloc/raw_allocator.h"
@@ -53,6 +54,13 @@ std::string_view NamedConfigName(NamedConfig config) {
 absl::StatusOr<std::array<Allocator, kDomainCount>> BaseAllocators(
     NamedConfig config) {
   switch (config) {
+    case NamedConfig::kMallocDebug:
+      return BaseAllocators(NamedConfig::kMalloc);
+    case NamedConfig::kDebug:
+    case NamedConfig::kPymallocDebug:
+      return BaseAllocators(NamedConfig::kPymalloc);
+    case NamedConfig::kMimallocDebug:
+      return BaseAllocators(NamedConfig::kMimalloc);
     case NamedConfig::kMalloc:
       return std::array<Allocator, kDomainCount>{
           kLibcAllocator, kLibcAllocator, kLibcAllocator};
@@ -64,33 +72,63 @@ absl::StatusOr<std::array<Allocator, kDomainCount>> BaseAllocators(
       if (absl::Status s = LoadMimalloc(); !s.ok()) return s;
       return std::array<Allocator, kDomainCount>{
           kLibcAllocator, kMimallocAllocator, kMimallocAllocator};
-    default:
-      return absl::UnimplementedError(absl::StrFormat(
-          "allocator configuration '%s' is not supported yet",
-          NamedConfigName(config)));
   }
+  return absl::InternalError("unknown configuration");
 }
+
+bool HasDebugHooks(NamedConfig config) {
+  return config == NamedConfig::kDebug ||
+         config == NamedConfig::kMallocDebug ||
+         config == NamedConfig::kPymallocDebug ||
+         config == NamedConfig::kMimallocDebug;
+}
+
+namespace {
+
+std::optional<NamedConfig> MatchTriple(const Allocator& raw,
+                                       const Allocator& mem,
+                                       const Allocator& obj) {
+  if (!SameAllocator(raw, kLibcAllocator)) return std::nullopt;
+  if (SameAllocator(mem, kLibcAllocator) && SameAllocator(obj, kLibcAllocator)) {
+    return NamedConfig::kMalloc;
+  }
+  if (SameAllocator(mem, kPymallocAllocator) &&
+      SameAllocator(obj, kPymallocAllocator)) {
+    return NamedConfig::kPymalloc;
+  }
+  if (SameAllocator(mem, kMimallocAllocator) &&
+      SameAllocator(obj, kMimallocAllocator)) {
+    return NamedConfig::kMimalloc;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 std::optional<NamedConfig> CurrentNamedConfig(const AllocatorTable& table) {
   const Allocator raw = table.Get(Domain::kRaw);
   const Allocator mem = table.Get(Domain::kMem);
   const Allocator obj = table.Get(Domain::kObj);
-  if (SameAllocator(raw, kLibcAllocator) &&
-      SameAllocator(mem, kLibcAllocator) &&
-      SameAllocator(obj, kLibcAllocator)) {
-    return NamedConfig::kMalloc;
+  if (IsDebugHook(raw) && IsDebugHook(mem) && IsDebugHook(obj)) {
+    const Allocator* raw_below = table.Below(Domain::kRaw);
+    const Allocator* mem_below = table.Below(Domain::kMem);
+    const Allocator* obj_below = table.Below(Domain::kObj);
+    if (raw_below == nullptr || mem_below == nullptr || obj_below == nullptr) {
+      return std::nullopt;
+    }
+    switch (MatchTriple(*raw_below, *mem_below, *obj_below).value_or(
+        NamedConfig::kDefault)) {
+      case NamedConfig::kMalloc:
+        return NamedConfig::kMallocDebug;
+      case NamedConfig::kPymalloc:
+        return NamedConfig::kPymallocDebug;
+      case NamedConfig::kMimalloc:
+        return NamedConfig::kMimallocDebug;
+      default:
+        return std::nullopt;
+    }
   }
-  if (SameAllocator(raw, kLibcAllocator) &&
-      SameAllocator(mem, kPymallocAllocator) &&
-      SameAllocator(obj, kPymallocAllocator)) {
-    return NamedConfig::kPymalloc;
-  }
-  if (SameAllocator(raw, kLibcAllocator) &&
-      SameAllocator(mem, kMimallocAllocator) &&
-      SameAllocator(obj, kMimallocAllocator)) {
-    return NamedConfig::kMimalloc;
-  }
-  return std::nullopt;
+  return MatchTriple(raw, mem, obj);
 }
 
 }  // namespace interpheap::alloc

@@ -39,14 +39,21 @@ absl::StatusOr<NamedConfig> ParseNamedConfig(std::string_view name);
 // The canonical spelling of `config`, e.g. "pymalloc_debug".
 std::string_view NamedConfigName(NamedConfig config);
 
-// The base allocator of each domain under `config`. Unimplemented for the
-// configurations whose allocator has not landed yet.
+// The base allocator of each domain under `config` (for a *_debug name,
+// the bases of the configuration it decorates). FailedPrecondition when
+// mimalloc cannot be loaded.
 absl::StatusOr<std::array<Allocator, kDomainCount>> BaseAllocators(
     NamedConfig config);
 
+// True for debug, malloc_debug, pymalloc_debug, mimalloc_debug: the debug
+// hooks are wrapped over every domain's base.
+bool HasDebugHooks(NamedConfig config);
+
 // Which named configuration the table's current layers are, by CPython's
 // rule: compare the outermost allocator of each domain with the known
-// triples. nullopt when a hook or a custom allocator is on top.
+// triples; when the debug hooks are the outermost layer of every domain,
+// compare what they wrap and answer the *_debug name. nullopt when another
+// hook or a custom allocator is on top.
 std::optional<NamedConfig> CurrentNamedConfig(const AllocatorTable& table);
 
 }  // namespace interpheap::alloc

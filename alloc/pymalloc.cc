@@ -87,7 +87,7 @@ Heap::~Heap() {
                "a heap with arenas was destroyed; call Release() and keep a "
                "heap with leaked blocks alive");
   }
-  if (arenas_ != nullptr) alloc::Free(Domain::kRaw, arenas_);
+  std::free(arenas_);
 }
 
 // ---- Allocation ----
@@ -208,8 +208,10 @@ ArenaObject* Heap::NewArena() {
     const std::uint32_t slots =
         arena_slots_ == 0 ? kInitialArenaObjects : arena_slots_ * 2;
     if (slots <= arena_slots_) return nullptr;
-    auto* grown = static_cast<ArenaObject*>(alloc::Realloc(
-        Domain::kRaw, arenas_, sizeof(ArenaObject) * std::size_t{slots}));
+    // Straight from the C library, not through the raw domain: hooks on raw
+    // (debug, tracing, fault injection) must not see pymalloc's bookkeeping.
+    auto* grown = static_cast<ArenaObject*>(
+        std::realloc(arenas_, sizeof(ArenaObject) * std::size_t{slots}));
     if (grown == nullptr) return nullptr;
     arenas_ = grown;
     for (std::uint32_t i = arena_slots_; i < slots; ++i) {
@@ -446,7 +448,7 @@ std::int64_t Heap::Release() {
     arena.address = 0;
     --arenas_current_;
   }
-  alloc::Free(Domain::kRaw, arenas_);
+  std::free(arenas_);
   arenas_ = nullptr;
   arena_slots_ = 0;
   unused_arena_slots_ = nullptr;

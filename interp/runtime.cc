@@ -1,10 +1,14 @@
 #include "interp/runtime.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 #include "absl/strings/str_format.h"
 #include "alloc/config.h"
+#include "alloc/fatal.h"
+#include "alloc/fault_injection.h"
+#include "alloc/tracemalloc.h"
 #include "alloc/stats.h"
 #include "interp/thread_state.h"
 #include "sync/mutex_lock.h"
@@ -13,6 +17,7 @@ namespace interpheap::interp {
 namespace {
 
 using alloc::AllocatorTable;
+using alloc::AllocatorTableSnapshot;
 
 // Waits until no thread is inside `interp`'s lock, so that freeing the
 // interpreter cannot race with the last Detach still returning from
@@ -30,9 +35,23 @@ void QuiesceLock(Interpreter* interp) {
 void ReleaseAndDelete(Interpreter* interp) {
   if (&interp->heap_owner() == interp) {
     alloc::Heap* heap = &interp->heap();
-    auto release = [heap] {
+    auto release = [heap, interp] {
       heap->guard().AssumeHeld();
-      if (heap->Release() == 0) delete heap;
+      const std::int64_t leaked = heap->Release();
+      if (leaked == 0) {
+        delete heap;
+        return;
+      }
+      if (alloc::IsTracing()) {
+        char line[160];
+        const int n = std::snprintf(
+            line, sizeof(line),
+            "interpheap: interpreter %lld destroyed with %lld live block(s)\n",
+            static_cast<long long>(interp->id()),
+            static_cast<long long>(leaked));
+        alloc::WriteFully(2, line, static_cast<std::size_t>(n));
+        alloc::WriteLeakReport(2, interp->id());
+      }
     };
     if (interp->lock().IsHeldByCurrentThread()) {
       release();
@@ -86,7 +105,52 @@ absl::Status Runtime::ApplyConfigurationLocked(const std::string& name) {
   absl::StatusOr<std::array<alloc::Allocator, alloc::kDomainCount>> bases =
       alloc::BaseAllocators(*config);
   if (!bases.ok()) return bases.status();
-  return AllocatorTable::Global().ResetTo(*bases);
+  if (!alloc::HasDebugHooks(*config)) {
+    return AllocatorTable::Global().ResetTo(*bases);
+  }
+  std::array<alloc::Allocator, alloc::kDomainCount> hooks;
+  std::array<alloc::Allocator*, alloc::kDomainCount> previous;
+  for (alloc::Domain domain : alloc::kAllDomains) {
+    hooks[static_cast<int>(domain)] = alloc::DebugHook(domain);
+    previous[static_cast<int>(domain)] = alloc::DebugHookPrevious(domain);
+  }
+  alloc::SetDebugHookOptions(debug_options_for_config_);
+  return AllocatorTable::Global().ResetToWithHooks(*bases, hooks, previous);
+}
+
+absl::Status Runtime::WrapAllLocked(const alloc::Allocator (&hooks)[3],
+                                    alloc::Allocator* const (&previous)[3]) {
+  AllocatorTable& table = AllocatorTable::Global();
+  for (int i = 0; i < alloc::kDomainCount; ++i) {
+    absl::Status s =
+        table.Wrap(static_cast<alloc::Domain>(i), hooks[i], previous[i]);
+    if (!s.ok()) {
+      for (int j = i - 1; j >= 0; --j) {
+        (void)table.Unwrap(static_cast<alloc::Domain>(j), hooks[j]);
+      }
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Runtime::UnwrapAllLocked(const alloc::Allocator (&hooks)[3],
+                                      const char* what) {
+  AllocatorTable& table = AllocatorTable::Global();
+  for (int i = 0; i < alloc::kDomainCount; ++i) {
+    const auto domain = static_cast<alloc::Domain>(i);
+    if (!alloc::SameAllocator(table.Get(domain), hooks[i])) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "%s refused: another hook is wrapped above it on the %s domain; "
+          "unwrap that hook first (hooks come off in LIFO order)",
+          what, alloc::DomainName(domain)));
+    }
+  }
+  for (int i = 0; i < alloc::kDomainCount; ++i) {
+    absl::Status s = table.Unwrap(static_cast<alloc::Domain>(i), hooks[i]);
+    (void)s;  // cannot fail: checked above under the runtime lock
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Runtime::PreInitialize(const RuntimeConfig& config) {
@@ -113,8 +177,12 @@ absl::Status Runtime::ApplyConfiguration(std::string_view name) {
       CheckLocked(RuntimeOp::kApplyConfiguration);
   if (!next.ok()) return next.status();
   for (alloc::Domain domain : alloc::kAllDomains) {
-    if (const int hooks = AllocatorTable::Global().HookCount(domain);
-        hooks > 0) {
+    // The debug hooks of a *_debug configuration are replaced with it.
+    const AllocatorTable& table = AllocatorTable::Global();
+    const int hooks = table.HookCount(domain);
+    const bool only_debug =
+        hooks == 1 && alloc::IsDebugHook(table.Get(domain));
+    if (hooks > 0 && !only_debug) {
       return absl::FailedPreconditionError(absl::StrFormat(
           "apply configuration refused: %d hook(s) are wrapped over the %s "
           "allocator; unwrap them first",
@@ -173,8 +241,153 @@ absl::Status Runtime::UnwrapAllocator(alloc::Domain domain,
   absl::StatusOr<RuntimeState> next =
       CheckLocked(RuntimeOp::kUnwrapAllocator);
   if (!next.ok()) return next.status();
+  if (alloc::IsDebugHook(hook)) {
+    return absl::FailedPreconditionError(
+        "unwrap refused: debug hooks stay installed until the runtime is "
+        "reset; live blocks carry their debug header");
+  }
   if (absl::Status s = AllocatorTable::Global().Unwrap(domain, hook);
       !s.ok()) {
+    return s;
+  }
+  CommitLocked(*next);
+  return absl::OkStatus();
+}
+
+absl::Status Runtime::SetupDebugHooks(const alloc::DebugHookOptions& options) {
+  sync::MutexLock lock(&mu_);
+  absl::StatusOr<RuntimeState> next =
+      CheckLocked(RuntimeOp::kSetupDebugHooks);
+  if (!next.ok()) return next.status();
+  AllocatorTable& table = AllocatorTable::Global();
+  bool any_installed = false;
+  for (alloc::Domain domain : alloc::kAllDomains) {
+    any_installed |= table.AnyLayer(domain, &alloc::IsDebugHook);
+  }
+  if (any_installed && alloc::GetDebugHookOptions().serial_numbers !=
+                           options.serial_numbers) {
+    return absl::FailedPreconditionError(
+        "setup debug hooks refused: serial numbers cannot be switched while "
+        "debug hooks are installed (blocks would change layout)");
+  }
+  if (state() == RuntimeState::kInitialized) {
+    const alloc::Allocator* mem_base = nullptr;
+    const AllocatorTableSnapshot snapshot = table.Snapshot();
+    const auto& mem_stack =
+        snapshot.stacks[static_cast<int>(alloc::Domain::kMem)];
+    mem_base = &mem_stack.layers[mem_stack.depth - 1];
+    if (!alloc::SameAllocator(*mem_base, alloc::kPymallocAllocator)) {
+      return absl::FailedPreconditionError(
+          "setup debug hooks refused: runtime is kInitialized and this "
+          "configuration does not count mem/obj blocks, so blocks without a "
+          "debug header may be live; set up debug hooks before "
+          "initialization");
+    }
+    const std::int64_t live =
+        alloc::GlobalAllocatedBlocks() - alloc::LeakedBlocks();
+    if (live > 0) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "setup debug hooks refused: runtime is kInitialized and %d mem/obj "
+          "blocks are live; they have no debug header",
+          live));
+    }
+  }
+  if (!any_installed) alloc::SetDebugHookOptions(options);
+  for (alloc::Domain domain : alloc::kAllDomains) {
+    if (table.AnyLayer(domain, &alloc::IsDebugHook)) continue;
+    if (absl::Status s = table.Wrap(domain, alloc::DebugHook(domain),
+                                    alloc::DebugHookPrevious(domain));
+        !s.ok()) {
+      return s;
+    }
+  }
+  debug_options_for_config_ = alloc::GetDebugHookOptions();
+  CommitLocked(*next);
+  return absl::OkStatus();
+}
+
+absl::Status Runtime::StartTracemalloc(int nframe) {
+  if (absl::Status s = alloc::CheckFrameLimit(nframe); !s.ok()) return s;
+  sync::MutexLock lock(&mu_);
+  absl::StatusOr<RuntimeState> next = CheckLocked(RuntimeOp::kWrapAllocator);
+  if (!next.ok()) return next.status();
+  if (alloc::IsTracing()) return absl::OkStatus();
+  const alloc::Allocator hooks[3] = {
+      alloc::TracemallocHook(alloc::Domain::kRaw),
+      alloc::TracemallocHook(alloc::Domain::kMem),
+      alloc::TracemallocHook(alloc::Domain::kObj)};
+  alloc::Allocator* const previous[3] = {
+      alloc::TracemallocHookPrevious(alloc::Domain::kRaw),
+      alloc::TracemallocHookPrevious(alloc::Domain::kMem),
+      alloc::TracemallocHookPrevious(alloc::Domain::kObj)};
+  if (absl::Status s = WrapAllLocked(hooks, previous); !s.ok()) return s;
+  alloc::BeginTracing(nframe);
+  CommitLocked(*next);
+  return absl::OkStatus();
+}
+
+absl::Status Runtime::StopTracemalloc() {
+  sync::MutexLock lock(&mu_);
+  absl::StatusOr<RuntimeState> next =
+      CheckLocked(RuntimeOp::kUnwrapAllocator);
+  if (!next.ok()) return next.status();
+  if (!alloc::IsTracing()) return absl::OkStatus();
+  const alloc::Allocator hooks[3] = {
+      alloc::TracemallocHook(alloc::Domain::kRaw),
+      alloc::TracemallocHook(alloc::Domain::kMem),
+      alloc::TracemallocHook(alloc::Domain::kObj)};
+  if (absl::Status s = UnwrapAllLocked(hooks, "stop tracemalloc"); !s.ok()) {
+    return s;
+  }
+  alloc::EndTracing();
+  CommitLocked(*next);
+  return absl::OkStatus();
+}
+
+absl::Status Runtime::SetNoMemory(std::int64_t start, std::int64_t stop) {
+  if (start < 0 || stop < 0 || (stop != 0 && stop <= start)) {
+    return absl::InvalidArgumentError(
+        "set nomemory refused: need 0 <= start < stop, or stop == 0 for no "
+        "end");
+  }
+  sync::MutexLock lock(&mu_);
+  absl::StatusOr<RuntimeState> next = CheckLocked(RuntimeOp::kWrapAllocator);
+  if (!next.ok()) return next.status();
+  alloc::SetNoMemoryWindow(start, stop);
+  const alloc::Allocator hooks[3] = {
+      alloc::NoMemoryHook(alloc::Domain::kRaw),
+      alloc::NoMemoryHook(alloc::Domain::kMem),
+      alloc::NoMemoryHook(alloc::Domain::kObj)};
+  if (!AllocatorTable::Global().AnyLayer(
+          alloc::Domain::kRaw, [](const alloc::Allocator& a) {
+            return a.malloc == alloc::NoMemoryHook(alloc::Domain::kRaw).malloc;
+          })) {
+    alloc::Allocator* const previous[3] = {
+        alloc::NoMemoryHookPrevious(alloc::Domain::kRaw),
+        alloc::NoMemoryHookPrevious(alloc::Domain::kMem),
+        alloc::NoMemoryHookPrevious(alloc::Domain::kObj)};
+    if (absl::Status s = WrapAllLocked(hooks, previous); !s.ok()) return s;
+  }
+  CommitLocked(*next);
+  return absl::OkStatus();
+}
+
+absl::Status Runtime::RemoveNoMemory() {
+  sync::MutexLock lock(&mu_);
+  absl::StatusOr<RuntimeState> next =
+      CheckLocked(RuntimeOp::kUnwrapAllocator);
+  if (!next.ok()) return next.status();
+  const alloc::Allocator hooks[3] = {
+      alloc::NoMemoryHook(alloc::Domain::kRaw),
+      alloc::NoMemoryHook(alloc::Domain::kMem),
+      alloc::NoMemoryHook(alloc::Domain::kObj)};
+  if (!AllocatorTable::Global().AnyLayer(
+          alloc::Domain::kRaw, [](const alloc::Allocator& a) {
+            return a.malloc == alloc::NoMemoryHook(alloc::Domain::kRaw).malloc;
+          })) {
+    return absl::OkStatus();  // idempotent
+  }
+  if (absl::Status s = UnwrapAllLocked(hooks, "remove nomemory"); !s.ok()) {
     return s;
   }
   CommitLocked(*next);

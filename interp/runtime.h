@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "alloc/allocator_table.h"
 #include "alloc/arena_allocator.h"
+#include "alloc/debug_hooks.h"
 #include "alloc/pymalloc.h"
 #include "interp/interpreter.h"
 #include "interp/runtime_state.h"
@@ -87,6 +88,36 @@ class Runtime {
   absl::Status UnwrapAllocator(alloc::Domain domain,
                                const alloc::Allocator& hook)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Wraps the debug hooks (alloc/debug_hooks.h) over every domain that has
+  // none yet: idempotent, also when another hook sits above them. Allowed
+  // in kPreInitialized, and in kInitialized only while no mem/obj block is
+  // live under a configuration that counts blocks (pymalloc); otherwise
+  // FailedPrecondition, because older blocks have no debug header. Changing
+  // `options` while debug hooks are installed is refused.
+  absl::Status SetupDebugHooks(const alloc::DebugHookOptions& options = {})
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Starts tracemalloc (alloc/tracemalloc.h) with a frame limit of
+  // `nframe` (1..65535, else InvalidArgument with CPython's text): wraps its
+  // hooks over the three domains. Already tracing: nothing changes. Same
+  // state rule as WrapAllocator.
+  absl::Status StartTracemalloc(int nframe = 1) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Stops tracing, clears the traces and unwraps the hooks, restoring
+  // exactly the allocators saved at start. FailedPrecondition (changing
+  // nothing) if another hook was wrapped above them since (unwrap it
+  // first). Not tracing: nothing changes.
+  absl::Status StopTracemalloc() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Fault injection (alloc/fault_injection.h): from now on, allocation
+  // calls in all domains whose count is in (start, stop] fail (stop == 0:
+  // no end). Installs the hooks if needed, else only resets the window.
+  absl::Status SetNoMemory(std::int64_t start, std::int64_t stop = 0)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Removes the fault-injection hooks; idempotent. FailedPrecondition if
+  // another hook sits above them.
+  absl::Status RemoveNoMemory() ABSL_LOCKS_EXCLUDED(mu_);
 
   // The outermost allocator of `domain`, in any state.
   alloc::Allocator GetAllocator(alloc::Domain domain) const;
@@ -155,6 +186,14 @@ class Runtime {
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ApplyConfigurationLocked(const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wraps one hook per domain, all or nothing.
+  absl::Status WrapAllLocked(const alloc::Allocator (&hooks)[3],
+                             alloc::Allocator* const (&previous)[3])
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Unwraps one hook per domain, all or nothing (each must be outermost).
+  absl::Status UnwrapAllLocked(const alloc::Allocator (&hooks)[3],
+                               const char* what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct FinalizeCallback {
     void (*fn)(void*);
@@ -168,6 +207,9 @@ class Runtime {
   std::vector<Interpreter*> interpreters_ ABSL_GUARDED_BY(mu_);
   std::int64_t next_interpreter_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<FinalizeCallback> finalize_callbacks_ ABSL_GUARDED_BY(mu_);
+  // Options for the debug hooks of *_debug configurations: those of the
+  // last SetupDebugHooks (serial numbers off by default).
+  alloc::DebugHookOptions debug_options_for_config_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace interpheap::interp

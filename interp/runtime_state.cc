@@ -42,6 +42,8 @@ const char* RuntimeOpName(RuntimeOp op) {
       return "finalize";
     case RuntimeOp::kReset:
       return "reset";
+    case RuntimeOp::kSetupDebugHooks:
+      return "setup debug hooks";
   }
   return "?";
 }
@@ -74,6 +76,9 @@ const char* RuntimeOpRule(RuntimeOp op) {
              "while initialized";
     case RuntimeOp::kFinalize:
       return "only an initialized runtime can be finalized";
+    case RuntimeOp::kSetupDebugHooks:
+      return "debug hooks may be set up from pre-initialization until "
+             "finalization starts";
     case RuntimeOp::kReset:
       return "reset returns to kUninitialized from kPreInitialized or "
              "kFinalized";

@@ -18,12 +18,16 @@
 // DestroyInterpreter| refused | refused   | Initialized | refused    | refused
 // Finalize          | refused | refused   | Finalized*  | refused    | refused
 // Reset             | refused | Uninit.   | refused     | refused    | Uninit.
+// SetupDebugHooks   | refused | PreInit   | Initialized*| refused    | refused
 //
 // A cell names the state after the operation succeeds; "refused" means the
 // operation returns FailedPrecondition naming the state and the rule, and
 // changes nothing (the state and every allocator table stay bit-identical).
 // (*) Finalize passes through Finalizing: it runs the finalize callbacks
 // there, destroys the main interpreter, then enters Finalized.
+// SetupDebugHooks after initialization is also refused while mem/obj blocks
+// are live (they have no debug header), or when the configuration cannot
+// count them.
 //
 // The states:
 //   kUninitialized: the process start. Every domain is the C library
@@ -72,8 +76,9 @@ enum class RuntimeOp : std::uint8_t {
   kDestroyInterpreter,
   kFinalize,
   kReset,
+  kSetupDebugHooks,
 };
-inline constexpr int kRuntimeOpCount = 11;
+inline constexpr int kRuntimeOpCount = 12;
 
 // "kInitialized", ... as written in diagnostics.
 const char* RuntimeStateName(RuntimeState state);
@@ -96,7 +101,7 @@ inline constexpr std::optional<RuntimeState>
          internal::kRefused, internal::kRefused, internal::kRefused,
          internal::kRefused,
          internal::kRefused, internal::kRefused, internal::kRefused,
-         internal::kRefused, internal::kRefused},
+         internal::kRefused, internal::kRefused, internal::kRefused},
         // kPreInitialized
         {internal::kRefused, internal::kTo(RuntimeState::kPreInitialized),
          internal::kTo(RuntimeState::kPreInitialized),
@@ -105,7 +110,7 @@ inline constexpr std::optional<RuntimeState>
          internal::kTo(RuntimeState::kPreInitialized),
          internal::kTo(RuntimeState::kInitialized), internal::kRefused,
          internal::kRefused, internal::kRefused,
-         internal::kTo(RuntimeState::kUninitialized)},
+         internal::kTo(RuntimeState::kUninitialized), internal::kTo(RuntimeState::kPreInitialized)},
         // kInitialized
         {internal::kRefused, internal::kRefused, internal::kRefused,
          internal::kRefused,
@@ -113,19 +118,19 @@ inline constexpr std::optional<RuntimeState>
          internal::kTo(RuntimeState::kInitialized), internal::kRefused,
          internal::kTo(RuntimeState::kInitialized),
          internal::kTo(RuntimeState::kInitialized),
-         internal::kTo(RuntimeState::kFinalized), internal::kRefused},
+         internal::kTo(RuntimeState::kFinalized), internal::kRefused, internal::kTo(RuntimeState::kInitialized)},
         // kFinalizing
         {internal::kRefused, internal::kRefused, internal::kRefused,
          internal::kRefused,
          internal::kRefused, internal::kTo(RuntimeState::kFinalizing),
          internal::kRefused, internal::kRefused, internal::kRefused,
-         internal::kRefused, internal::kRefused},
+         internal::kRefused, internal::kRefused, internal::kRefused},
         // kFinalized
         {internal::kTo(RuntimeState::kPreInitialized), internal::kRefused,
          internal::kRefused, internal::kRefused, internal::kRefused,
          internal::kTo(RuntimeState::kFinalized), internal::kRefused,
          internal::kRefused, internal::kRefused, internal::kRefused,
-         internal::kTo(RuntimeState::kUninitialized)},
+         internal::kTo(RuntimeState::kUninitialized), internal::kRefused},
 };
 
 // The state after `op` in `state`, or nullopt when refused.

@@ -166,7 +166,9 @@ INSTANTIATE_TEST_SUITE_P(
     AllDomainsAndConfigurations, DomainContractTest,
     ::testing::Combine(::testing::Values(Domain::kRaw, Domain::kMem,
                                          Domain::kObj),
-                       ::testing::Values("default", "malloc", "pymalloc", "mimalloc")),
+                       ::testing::Values("default", "malloc", "pymalloc", "mimalloc",
+                                         "debug", "malloc_debug",
+                                         "pymalloc_debug", "mimalloc_debug")),
     ParamName);
 
 // The raw domain needs no runtime at all: it works before pre-initialization

@@ -33,7 +33,8 @@ constexpr RuntimeOp kAllOps[] = {
     RuntimeOp::kWrapAllocator,
     RuntimeOp::kUnwrapAllocator,    RuntimeOp::kInitialize,
     RuntimeOp::kCreateInterpreter,  RuntimeOp::kDestroyInterpreter,
-    RuntimeOp::kFinalize,           RuntimeOp::kReset};
+    RuntimeOp::kFinalize,           RuntimeOp::kReset,
+    RuntimeOp::kSetupDebugHooks};
 
 // The contract as documented in runtime_state.h, written out independently
 // of kTransitions. nullopt: refused.
@@ -50,6 +51,7 @@ std::optional<RuntimeState> Expected(RuntimeState state, RuntimeOp op) {
     case RuntimeOp::kSetArenaAllocator:
       return state == S::kPreInitialized ? std::optional(state) : no;
     case RuntimeOp::kWrapAllocator:
+    case RuntimeOp::kSetupDebugHooks:
       return state == S::kPreInitialized || state == S::kInitialized
                  ? std::optional(state)
                  : no;
@@ -89,7 +91,7 @@ void Enter(RuntimeState state) {
   if (state == S::kUninitialized) return;
   Runtime& runtime = Runtime::Get();
   RuntimeConfig config;
-  config.allocator = "malloc";
+  config.allocator = "pymalloc";
   config.use_environment = false;
   ASSERT_TRUE(runtime.PreInitialize(config).ok());
   ASSERT_TRUE(runtime
@@ -118,7 +120,7 @@ absl::Status Perform(RuntimeOp op) {
         EXPECT_TRUE(
             runtime.UnwrapAllocator(Domain::kRaw, raw_hook.allocator()).ok());
       }
-      return runtime.ApplyConfiguration("malloc");
+      return runtime.ApplyConfiguration("pymalloc");
     case RuntimeOp::kReplaceAllocator:
       return runtime.ReplaceAllocator(Domain::kObj, alloc::kLibcAllocator);
     case RuntimeOp::kSetArenaAllocator:
@@ -150,6 +152,8 @@ absl::Status Perform(RuntimeOp op) {
     }
     case RuntimeOp::kFinalize:
       return runtime.Finalize();
+    case RuntimeOp::kSetupDebugHooks:
+      return runtime.SetupDebugHooks();
     case RuntimeOp::kReset:
       return runtime.Reset();
   }

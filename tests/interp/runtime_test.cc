@@ -109,14 +109,29 @@ TEST_F(RuntimeTest, ApplyConfigurationOverHooksIsRefused) {
   EXPECT_TRUE(runtime().ApplyConfiguration("malloc").ok());
 }
 
-TEST_F(RuntimeTest, ConfigurationNotYetAvailableIsRefusedClearly) {
-  RuntimeConfig config;
-  config.allocator = "pymalloc_debug";
-  absl::Status status = runtime().PreInitialize(config);
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(status.message(),
-            "allocator configuration 'pymalloc_debug' is not supported yet");
-  EXPECT_EQ(runtime().state(), RuntimeState::kUninitialized);
+TEST_F(RuntimeTest, DebugConfigurationsReportTheirNameAsCpython) {
+  const std::pair<const char*, alloc::NamedConfig> cases[] = {
+      // As CPython: "debug" is default + hooks, reported as pymalloc_debug.
+      {"debug", alloc::NamedConfig::kPymallocDebug},
+      {"malloc_debug", alloc::NamedConfig::kMallocDebug},
+      {"pymalloc_debug", alloc::NamedConfig::kPymallocDebug},
+      {"mimalloc_debug", alloc::NamedConfig::kMimallocDebug},
+  };
+  for (const auto& [name, reported] : cases) {
+    RuntimeConfig config;
+    config.allocator = name;
+    ASSERT_TRUE(runtime().PreInitialize(config).ok()) << name;
+    EXPECT_EQ(alloc::CurrentNamedConfig(AllocatorTable::Global()), reported)
+        << name;
+    for (Domain domain : alloc::kAllDomains) {
+      EXPECT_EQ(AllocatorTable::Global().HookCount(domain), 1) << name;
+    }
+    // Another configuration replaces the debug hooks with it.
+    ASSERT_TRUE(runtime().ApplyConfiguration("pymalloc").ok()) << name;
+    EXPECT_EQ(alloc::CurrentNamedConfig(AllocatorTable::Global()),
+              alloc::NamedConfig::kPymalloc);
+    ASSERT_TRUE(runtime().Reset().ok());
+  }
 }
 
 TEST_F(RuntimeTest, WrapAfterInitHooksEveryCall) {
