@@ -459,6 +459,7 @@ std::vector<SiteStats> TopSites(bool by_bytes, std::size_t limit) {
     sync::MutexLock lock(&tables.mu());
     tables.ForEach([&](const TraceEntry& e) {
       if (e.domain != kTraceDefaultDomain) return;
+      tables.mu().AssumeHeld();  // ForEach runs under the lock
       SiteStats& site = sites[e.traceback];
       if (site.count == 0) {
         std::uint32_t nframes = 0;
@@ -527,6 +528,7 @@ std::size_t WriteLeakReport(int fd, std::int64_t interpreter) {
                                 "at (most recent call first):\n",
                                 e.size, reinterpret_cast<void*>(e.ptr));
     if (n > 0) WriteFully(fd, line, static_cast<std::size_t>(n));
+    tables.mu().AssumeHeld();  // ForEach runs under the lock
     std::uint32_t nframes = 0;
     void* const* frames = tables.FramesOf(e.traceback, &nframes);
     WriteFrames(fd, frames, nframes);
