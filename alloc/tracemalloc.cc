@@ -73,6 +73,7 @@ struct TraceEntry {
   std::int64_t interpreter;
   std::uint32_t traceback;
   std::uint32_t from_mem_or_obj;  // 1 if recorded by a mem/obj hook
+  std::uint64_t serial;           // unique per Put, never 0
 };
 
 struct Traceback {
@@ -118,6 +119,7 @@ class TraceTables {
     entry->interpreter = interpreter;
     entry->traceback = traceback;
     entry->from_mem_or_obj = from_mem_or_obj ? 1 : 0;
+    entry->serial = ++last_serial_;
     return true;
   }
 
@@ -249,6 +251,7 @@ class TraceTables {
   MappedArray<TraceEntry> traces_ ABSL_GUARDED_BY(mu_);
   std::size_t used_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t deleted_ ABSL_GUARDED_BY(mu_) = 0;
+  std::uint64_t last_serial_ ABSL_GUARDED_BY(mu_) = 0;
   MappedArray<Traceback> tracebacks_ ABSL_GUARDED_BY(mu_);
   std::uint32_t tracebacks_used_ ABSL_GUARDED_BY(mu_) = 0;
   MappedArray<void*> frames_ ABSL_GUARDED_BY(mu_);
@@ -264,11 +267,25 @@ ABSL_CONST_INIT thread_local bool inside_hook = false;
 
 ih_allocator_t previous[kDomainCount];
 
-// Captures the caller's stack, skipping our own frames.
-int Capture(void** frames, int skip) {
+// Captures the stack from `caller_pc` (the return address into the code
+// that called the hook or Track) outwards. Skip counts are not reliable
+// across optimization levels and unwinders, so frames are captured from the
+// top and everything above `caller_pc` is dropped; if the unwinder cannot
+// find it, the trace keeps `caller_pc` alone.
+__attribute__((noinline)) int Capture(void** frames, void* caller_pc) {
   const int limit = std::min(frame_limit.load(std::memory_order_relaxed),
                              kMaxFrames);
-  return absl::GetStackTrace(frames, limit, skip + 1);
+  void* raw[kMaxFrames + 16];
+  const int depth = absl::GetStackTrace(raw, limit + 16, 0);
+  for (int i = 0; i < depth; ++i) {
+    if (raw[i] == caller_pc) {
+      const int n = std::min(depth - i, limit);
+      std::memcpy(frames, raw + i, sizeof(void*) * n);
+      return n;
+    }
+  }
+  frames[0] = caller_pc;
+  return 1;
 }
 
 std::int64_t CurrentInterpreterId() {
@@ -276,18 +293,33 @@ std::int64_t CurrentInterpreterId() {
   return heap == nullptr ? -1 : heap->owner_id();
 }
 
-bool Record(std::uintptr_t ptr, std::size_t size, bool from_mem_or_obj) {
+bool Record(std::uintptr_t ptr, std::size_t size, bool from_mem_or_obj,
+            void* caller_pc) {
   void* frames[kMaxFrames];
-  const int nframes = Capture(frames, 2);
+  const int nframes = Capture(frames, caller_pc);
   sync::MutexLock lock(&tables.mu());
   if (!tracing.load(std::memory_order_relaxed)) return true;
   return tables.Put(kTraceDefaultDomain, ptr, size, CurrentInterpreterId(),
                     from_mem_or_obj, frames, nframes);
 }
 
-void Forget(std::uintptr_t ptr) {
+// The serial of ptr's trace, or 0. Free and realloc remove a trace after
+// the block is gone (a debug dump during the free still finds it), but only
+// if it is still the same trace: another thread may have been given the
+// same address and traced it in between.
+std::uint64_t TraceSerial(std::uintptr_t ptr) {
   sync::MutexLock lock(&tables.mu());
-  tables.Remove(kTraceDefaultDomain, ptr);
+  const TraceEntry* entry = tables.Get(kTraceDefaultDomain, ptr);
+  return entry == nullptr ? 0 : entry->serial;
+}
+
+void ForgetIfSame(std::uintptr_t ptr, std::uint64_t serial) {
+  if (serial == 0) return;
+  sync::MutexLock lock(&tables.mu());
+  const TraceEntry* entry = tables.Get(kTraceDefaultDomain, ptr);
+  if (entry != nullptr && entry->serial == serial) {
+    tables.Remove(kTraceDefaultDomain, ptr);
+  }
 }
 
 ih_allocator_t& Prev(void* ctx) { return *static_cast<ih_allocator_t*>(ctx); }
@@ -310,35 +342,41 @@ class HookScope {
   const bool outermost_;
 };
 
-void* TraceMalloc(void* ctx, std::size_t n) {
+__attribute__((noinline)) void* TraceMalloc(void* ctx, std::size_t n) {
   HookScope scope;
   void* p = Prev(ctx).malloc(Prev(ctx).ctx, n);
   if (p != nullptr && scope.records() &&
-      !Record(reinterpret_cast<std::uintptr_t>(p), n, FromMemOrObj(ctx))) {
+      !Record(reinterpret_cast<std::uintptr_t>(p), n, FromMemOrObj(ctx),
+              __builtin_return_address(0))) {
     Prev(ctx).free(Prev(ctx).ctx, p);  // as CPython: no trace, no block
     return nullptr;
   }
   return p;
 }
 
-void* TraceCalloc(void* ctx, std::size_t nelem, std::size_t elsize) {
+__attribute__((noinline)) void* TraceCalloc(void* ctx, std::size_t nelem, std::size_t elsize) {
   HookScope scope;
   void* p = Prev(ctx).calloc(Prev(ctx).ctx, nelem, elsize);
   if (p != nullptr && scope.records() &&
       !Record(reinterpret_cast<std::uintptr_t>(p), nelem * elsize,
-              FromMemOrObj(ctx))) {
+              FromMemOrObj(ctx), __builtin_return_address(0))) {
     Prev(ctx).free(Prev(ctx).ctx, p);
     return nullptr;
   }
   return p;
 }
 
-void* TraceRealloc(void* ctx, void* p, std::size_t n) {
+__attribute__((noinline)) void* TraceRealloc(void* ctx, void* p, std::size_t n) {
   HookScope scope;
+  const std::uint64_t old_serial =
+      p != nullptr && scope.records()
+          ? TraceSerial(reinterpret_cast<std::uintptr_t>(p))
+          : 0;
   void* moved = Prev(ctx).realloc(Prev(ctx).ctx, p, n);
   if (moved == nullptr || !scope.records()) return moved;
-  if (p != nullptr && moved != p) Forget(reinterpret_cast<std::uintptr_t>(p));
-  if (!Record(reinterpret_cast<std::uintptr_t>(moved), n, FromMemOrObj(ctx))) {
+  if (moved != p) ForgetIfSame(reinterpret_cast<std::uintptr_t>(p), old_serial);
+  if (!Record(reinterpret_cast<std::uintptr_t>(moved), n, FromMemOrObj(ctx),
+              __builtin_return_address(0))) {
     if (p == nullptr) {
       Prev(ctx).free(Prev(ctx).ctx, moved);
       return nullptr;
@@ -349,12 +387,14 @@ void* TraceRealloc(void* ctx, void* p, std::size_t n) {
   return moved;
 }
 
-void TraceFree(void* ctx, void* p) {
+__attribute__((noinline)) void TraceFree(void* ctx, void* p) {
   HookScope scope;
-  if (p != nullptr && scope.records()) {
-    Forget(reinterpret_cast<std::uintptr_t>(p));
-  }
+  const std::uint64_t serial =
+      p != nullptr && scope.records()
+          ? TraceSerial(reinterpret_cast<std::uintptr_t>(p))
+          : 0;
   Prev(ctx).free(Prev(ctx).ctx, p);
+  ForgetIfSame(reinterpret_cast<std::uintptr_t>(p), serial);
 }
 
 void WriteFrames(int fd, void* const* frames, std::uint32_t nframes) {
@@ -405,9 +445,10 @@ void EndTracing() {
 bool IsTracing() { return tracing.load(std::memory_order_acquire); }
 int TracingFrameLimit() { return frame_limit.load(std::memory_order_relaxed); }
 
-int Track(unsigned domain, std::uintptr_t ptr, std::size_t size) {
+__attribute__((noinline)) int Track(unsigned domain, std::uintptr_t ptr,
+                                    std::size_t size) {
   void* frames[kMaxFrames];
-  const int nframes = Capture(frames, 1);
+  const int nframes = Capture(frames, __builtin_return_address(0));
   sync::MutexLock lock(&tables.mu());
   if (!tracing.load(std::memory_order_relaxed)) return -2;
   return tables.Put(domain, ptr, size, CurrentInterpreterId(), false, frames,
@@ -454,18 +495,18 @@ std::size_t TraceCount(unsigned domain) {
 }
 
 std::vector<SiteStats> TopSites(bool by_bytes, std::size_t limit) {
+  // Keyed by the whole traceback, as CPython's
+  // Snapshot.statistics("traceback").
   std::unordered_map<std::uint32_t, SiteStats> sites;
   {
     sync::MutexLock lock(&tables.mu());
     tables.ForEach([&](const TraceEntry& e) {
       if (e.domain != kTraceDefaultDomain) return;
       tables.mu().AssumeHeld();  // ForEach runs under the lock
+      std::uint32_t nframes = 0;
+      void* const* frames = tables.FramesOf(e.traceback, &nframes);
       SiteStats& site = sites[e.traceback];
-      if (site.count == 0) {
-        std::uint32_t nframes = 0;
-        void* const* frames = tables.FramesOf(e.traceback, &nframes);
-        site.frames.assign(frames, frames + nframes);
-      }
+      if (site.count == 0) site.frames.assign(frames, frames + nframes);
       site.bytes += e.size;
       ++site.count;
     });

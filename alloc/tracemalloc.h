@@ -65,8 +65,8 @@ bool GetTrace(unsigned domain, std::uintptr_t ptr, TraceInfo* info);
 std::size_t TracedBytes(unsigned domain);
 std::size_t TraceCount(unsigned domain);
 
-// Snapshot statistics: allocation sites (identical tracebacks) in trace
-// domain 0, largest first by bytes or by count.
+// Snapshot statistics: allocation sites (identical tracebacks, CPython's
+// "traceback" key) in trace domain 0, largest first by bytes or by count.
 struct SiteStats {
   std::vector<void*> frames;
   std::size_t bytes = 0;
