@@ -4,12 +4,16 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
 
 #include "absl/status/status.h"
 #include "alloc/config.h"
+#include "alloc/debug_hooks.h"
 #include "alloc/domain.h"
+#include "alloc/fatal.h"
+#include "alloc/tracemalloc.h"
 #include "alloc/stats.h"
 #include "interp/runtime.h"
 #include "interp/thread_state.h"
@@ -211,6 +215,55 @@ int ih_write_stats(int fd, int json, ih_status_t* status) {
     left -= static_cast<std::size_t>(n);
   }
   return Report(absl::OkStatus(), status);
+}
+
+int ih_setup_debug_hooks(int serial_numbers, ih_status_t* status) {
+  interpheap::alloc::DebugHookOptions options;
+  options.serial_numbers = serial_numbers != 0;
+  return Report(Runtime::Get().SetupDebugHooks(options), status);
+}
+
+ih_fatal_handler_t ih_set_fatal_handler(ih_fatal_handler_t handler) {
+  return interpheap::alloc::SetFatalHandler(handler);
+}
+
+namespace {
+std::atomic<ih_lock_held_predicate_t> c_lock_held{nullptr};
+bool CallCLockHeld() { return c_lock_held.load()() != 0; }
+}  // namespace
+
+void ih_set_lock_held_predicate(ih_lock_held_predicate_t predicate) {
+  c_lock_held.store(predicate);
+  interpheap::alloc::SetLockHeldPredicate(predicate == nullptr ? nullptr
+                                                               : &CallCLockHeld);
+}
+
+int ih_tracemalloc_start(int nframe, ih_status_t* status) {
+  return Report(Runtime::Get().StartTracemalloc(nframe), status);
+}
+
+int ih_tracemalloc_stop(ih_status_t* status) {
+  return Report(Runtime::Get().StopTracemalloc(), status);
+}
+
+int ih_tracemalloc_is_tracing(void) {
+  return interpheap::alloc::IsTracing() ? 1 : 0;
+}
+
+int ih_tracemalloc_track(unsigned int domain, uintptr_t ptr, size_t size) {
+  return interpheap::alloc::Track(domain, ptr, size);
+}
+
+int ih_tracemalloc_untrack(unsigned int domain, uintptr_t ptr) {
+  return interpheap::alloc::Untrack(domain, ptr);
+}
+
+int ih_set_nomemory(int64_t start, int64_t stop, ih_status_t* status) {
+  return Report(Runtime::Get().SetNoMemory(start, stop), status);
+}
+
+int ih_remove_nomemory(ih_status_t* status) {
+  return Report(Runtime::Get().RemoveNoMemory(), status);
 }
 
 ih_interp_t* ih_interp_create(const ih_interp_config_t* config,

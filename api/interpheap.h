@@ -109,6 +109,35 @@ int64_t ih_global_allocated_blocks(void);
  * to file descriptor `fd`, or its JSON form when `json` is nonzero. */
 int ih_write_stats(int fd, int json, ih_status_t* status);
 
+/* ---- Debug hooks, fatal errors ---- */
+/* Wraps CPython's debug hooks over every domain that has none (idempotent).
+ * `serial_numbers` nonzero adds the serial-number word. Allowed when
+ * pre-initialized, and when initialized with no live mem/obj block. */
+int ih_setup_debug_hooks(int serial_numbers, ih_status_t* status);
+/* Called with CPython's function name and message before the process
+ * aborts on a fatal error; NULL restores the default (stderr). */
+typedef void (*ih_fatal_handler_t)(const char* function, const char* message);
+ih_fatal_handler_t ih_set_fatal_handler(ih_fatal_handler_t handler);
+/* How the mem/obj debug hooks decide "the caller holds its interpreter's
+ * lock" (a CPython host passes one that asks PyGILState_Check); NULL
+ * restores the default (the current interpreter's lock). */
+typedef int (*ih_lock_held_predicate_t)(void);
+void ih_set_lock_held_predicate(ih_lock_held_predicate_t predicate);
+
+/* ---- tracemalloc (CPython's PyTraceMalloc_* return codes) ---- */
+int ih_tracemalloc_start(int nframe, ih_status_t* status);
+int ih_tracemalloc_stop(ih_status_t* status);
+int ih_tracemalloc_is_tracing(void);
+/* 0 on success, -1 if the trace cannot be stored, -2 if not tracing. */
+int ih_tracemalloc_track(unsigned int domain, uintptr_t ptr, size_t size);
+/* 0, or -2 if not tracing. */
+int ih_tracemalloc_untrack(unsigned int domain, uintptr_t ptr);
+
+/* ---- Fault injection (CPython's _testcapi.set_nomemory) ---- */
+/* Allocation calls whose count is in (start, stop] fail; stop 0: no end. */
+int ih_set_nomemory(int64_t start, int64_t stop, ih_status_t* status);
+int ih_remove_nomemory(ih_status_t* status);
+
 /* ---- Interpreters ---- */
 typedef struct ih_interp ih_interp_t;
 

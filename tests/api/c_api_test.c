@@ -133,6 +133,27 @@ int main(void) {
   CHECK(ih_write_stats(2, 0, &status) == IH_OK);
   ih_obj_free(kept);
   CHECK(ih_set_arena_allocator(&arenas, &status) == IH_FAILED_PRECONDITION);
+
+  /* tracemalloc through C: CPython's return codes. */
+  CHECK(ih_tracemalloc_track(5, 0x1000, 123) == -2);
+  CHECK(ih_tracemalloc_start(0, &status) == IH_INVALID_ARGUMENT);
+  CHECK(strcmp(status.message,
+               "the number of frames must be in range [1; 65535]") == 0);
+  CHECK(ih_tracemalloc_start(5, &status) == IH_OK);
+  CHECK(ih_tracemalloc_is_tracing() == 1);
+  CHECK(ih_tracemalloc_track(5, 0x1000, 123) == 0);
+  CHECK(ih_tracemalloc_untrack(5, 0x1000) == 0);
+  CHECK(ih_tracemalloc_stop(&status) == IH_OK);
+  CHECK(ih_tracemalloc_untrack(5, 0x1000) == -2);
+
+  /* Fault injection through C. */
+  CHECK(ih_set_nomemory(0, 1, &status) == IH_OK);
+  CHECK(ih_obj_malloc(10) == NULL);
+  void* after = ih_obj_malloc(10);
+  CHECK(after != NULL);
+  ih_obj_free(after);
+  CHECK(ih_remove_nomemory(&status) == IH_OK);
+  CHECK(ih_remove_nomemory(&status) == IH_OK);
   CHECK(ih_thread_detach(&status) == IH_OK);
   CHECK(ih_unwrap_allocator(IH_DOMAIN_MEM, &hook, &status) == IH_OK);
   CHECK(ih_unwrap_allocator(IH_DOMAIN_MEM, &hook, &status) ==
