@@ -21,6 +21,8 @@ ABSL_CONST_INIT thread_local Heap* current_heap = nullptr;
 // Live heaps, for global counts.
 ABSL_CONST_INIT sync::Mutex registry_mu(absl::kConstInit);
 ABSL_CONST_INIT std::atomic<std::int64_t> leaked_blocks{0};
+// Raw fallback counts of released heaps (signed: see AllocatedBlocks()).
+ABSL_CONST_INIT std::atomic<std::int64_t> released_raw_blocks{0};
 
 // Live heaps are few (one per interpreter with its own heap); a fixed array,
 // searched linearly under registry_mu, needs no allocation.
@@ -243,6 +245,7 @@ ArenaObject* Heap::NewArena() {
   }
   arena->total_pool_count = arena->free_pool_count;
   ++arenas_current_;
+  arenas_mirror_.store(arenas_current_, std::memory_order_relaxed);
   ++arenas_allocated_total_;
   if (arenas_current_ > arenas_highwater_) arenas_highwater_ = arenas_current_;
   return arena;
@@ -334,6 +337,7 @@ void Heap::PoolBecameEmpty(PoolHeader* pool) {
     arena->next = unused_arena_slots_;
     unused_arena_slots_ = arena;
     --arenas_current_;
+    arenas_mirror_.store(arenas_current_, std::memory_order_relaxed);
     return;
   }
 
@@ -426,6 +430,11 @@ std::int64_t Heap::AllocatedBlocks() {
          raw_blocks_.load(std::memory_order_relaxed);
 }
 
+std::int64_t Heap::PoolBlocks() {
+  DrainRemoteFrees();
+  return blocks_in_pools_.load(std::memory_order_relaxed);
+}
+
 std::int64_t Heap::AllocatedBlocksRelaxed() const {
   return blocks_in_pools_.load(std::memory_order_relaxed) +
          raw_blocks_.load(std::memory_order_relaxed) -
@@ -433,8 +442,10 @@ std::int64_t Heap::AllocatedBlocksRelaxed() const {
 }
 
 std::int64_t Heap::Release() {
-  const std::int64_t live = AllocatedBlocks();
+  const std::int64_t live = PoolBlocks();
   UnregisterHeap(this);
+  released_raw_blocks.fetch_add(raw_blocks_.load(std::memory_order_relaxed),
+                                std::memory_order_relaxed);
   if (live != 0) {
     AddLeakedBlocks(live);
     return live;
@@ -448,6 +459,7 @@ std::int64_t Heap::Release() {
     arena.address = 0;
     --arenas_current_;
   }
+  arenas_mirror_.store(arenas_current_, std::memory_order_relaxed);
   std::free(arenas_);
   arenas_ = nullptr;
   arena_slots_ = 0;
@@ -613,7 +625,8 @@ const ih_allocator_t kPymallocAllocator = {
     nullptr, PymallocMalloc, PymallocCalloc, PymallocRealloc, PymallocFree};
 
 std::int64_t GlobalAllocatedBlocks() {
-  std::int64_t total = LeakedBlocks();
+  std::int64_t total =
+      LeakedBlocks() + released_raw_blocks.load(std::memory_order_relaxed);
   sync::MutexLock lock(&registry_mu);
   for (int i = 0; i < registered_count; ++i) {
     total += registered_heaps[i]->AllocatedBlocksRelaxed();

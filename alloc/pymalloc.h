@@ -184,12 +184,26 @@ class Heap {
   void Free(void* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // Blocks allocated through this heap and not freed: pool blocks plus raw
-  // fallback blocks. Drains the remote-free list first, so it is exact.
+  // fallback blocks. Drains the remote-free list first. Pool blocks are
+  // exact wherever they are freed; a raw fallback block (0 or > 512 bytes)
+  // has no owner record, so it is counted by the interpreter that frees it,
+  // as CPython does: when such blocks cross interpreters the per-heap
+  // numbers shift between heaps while their sum (GlobalAllocatedBlocks)
+  // stays exact.
   std::int64_t AllocatedBlocks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+
+  // Pool blocks only: exact per heap. Drains the remote-free list first.
+  std::int64_t PoolBlocks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // The same, without the lock: exact when the heap is quiescent, a close
   // estimate while its interpreter runs. For global counts.
   std::int64_t AllocatedBlocksRelaxed() const;
+
+  // Arenas this heap holds now, readable from any thread (for progress
+  // displays; exact when the heap is quiescent).
+  std::size_t arenas_current_relaxed() const {
+    return arenas_mirror_.load(std::memory_order_relaxed);
+  }
 
   // Remote frees received so far (blocks handed back by other heaps).
   std::int64_t remote_frees() const {
@@ -199,10 +213,11 @@ class Heap {
   // Frees the blocks other heaps handed back.
   void DrainRemoteFrees() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
-  // Called when the interpreter goes away. Returns the number of live
-  // blocks. With none, every arena goes back through its arena allocator;
-  // with some, the arenas stay (leaked pointers remain valid) and the heap
-  // object must be kept alive by the caller.
+  // Called when the interpreter goes away. Returns the number of live pool
+  // blocks, which are added to LeakedBlocks(). With none, every arena goes
+  // back through its arena allocator; with some, the arenas stay (leaked
+  // pointers remain valid) and the heap object must be kept alive by the
+  // caller. The raw fallback count moves to the global count.
   std::int64_t Release() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   HeapStats Stats() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
@@ -248,6 +263,7 @@ class Heap {
   // needed); read relaxed by AllocatedBlocksRelaxed() from any thread.
   std::atomic<std::int64_t> blocks_in_pools_{0};
   std::atomic<std::int64_t> raw_blocks_{0};
+  std::atomic<std::size_t> arenas_mirror_{0};  // == arenas_current_
 
   // Other heaps' threads push here; on its own cache line so that pushes do
   // not slow the owner's hot fields.
@@ -271,9 +287,10 @@ extern const ih_allocator_t kPymallocAllocator;
 bool MallocStatsRequested();
 
 // The sum over live heaps of AllocatedBlocksRelaxed(), plus the blocks
-// leaked by destroyed heaps.
+// leaked by destroyed heaps and their raw fallback counts: exact when the
+// heaps are quiescent.
 std::int64_t GlobalAllocatedBlocks();
-// Blocks that were live when their heap was released (never reset).
+// Pool blocks that were live when their heap was released (never reset).
 std::int64_t LeakedBlocks();
 // Adds to the global leak count (Runtime, when a heap is released).
 void AddLeakedBlocks(std::int64_t n);
