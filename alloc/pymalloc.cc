@@ -1,8 +1,10 @@
 #include "alloc/pymalloc.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 
 #include "absl/base/const_init.h"
@@ -10,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "alloc/domain.h"
 #include "alloc/fatal.h"
+#include "alloc/memcheck.h"
 #include "alloc/stats.h"
 #include "sync/mutex_lock.h"
 
@@ -59,6 +62,24 @@ inline void Bump(std::atomic<std::int64_t>& counter, std::int64_t delta) {
                 std::memory_order_relaxed);
 }
 
+constexpr std::size_t kRequestedTableBytes =
+    (kArenaSize >> kAlignmentShift) * sizeof(std::uint16_t);
+
+// A free block's link word, opened for valgrind/ASan only while pymalloc
+// reads or writes it (alloc/memcheck.h).
+inline FreeBlock* ReadLink(FreeBlock* block) {
+  if (memcheck::Active()) memcheck::OpenLink(block);
+  FreeBlock* next = block->next;
+  if (memcheck::Active()) memcheck::CloseLink(block);
+  return next;
+}
+
+inline void WriteLink(FreeBlock* block, FreeBlock* next) {
+  if (memcheck::Active()) memcheck::OpenLink(block);
+  block->next = next;
+  if (memcheck::Active()) memcheck::CloseLink(block);
+}
+
 }  // namespace
 
 bool MallocStatsRequested() {
@@ -74,6 +95,7 @@ void SetCurrentHeap(Heap* heap) noexcept { current_heap = heap; }
 
 Heap::Heap(sync::Mutex* guard, std::int64_t owner_id)
     : guard_(guard), owner_id_(owner_id), serial_(NextHeapSerial()) {
+  memcheck::Init();
   for (PoolHeader& sentinel : used_pools_) {
     sentinel = PoolHeader{};
     sentinel.next = &sentinel;
@@ -95,7 +117,8 @@ Heap::~Heap() {
 // ---- Allocation ----
 
 void* Heap::Malloc(std::size_t n) {
-  if (ABSL_PREDICT_FALSE(n - 1 >= kSmallRequestThreshold)) {
+  if (ABSL_PREDICT_FALSE(n - 1 >= kSmallRequestThreshold ||
+                         memcheck::DeclineToRaw())) {
     // n == 0 wraps around to SIZE_MAX: both go to the raw domain.
     return RawFallbackMalloc(n);
   }
@@ -104,14 +127,14 @@ void* Heap::Malloc(std::size_t n) {
   if (ABSL_PREDICT_TRUE(pool != &used_pools_[size_class])) {
     FreeBlock* block = pool->free_list;
     ++pool->ref_count;
-    pool->free_list = block->next;
+    pool->free_list = ReadLink(block);
     if (ABSL_PREDICT_FALSE(pool->free_list == nullptr)) {
       if (pool->next_offset <= pool->max_next_offset) {
         // Carve the next never-used block.
         auto* fresh = reinterpret_cast<FreeBlock*>(
             reinterpret_cast<char*>(pool) + pool->next_offset);
         pool->next_offset += static_cast<std::uint32_t>(BlockSizeOf(size_class));
-        fresh->next = nullptr;
+        WriteLink(fresh, nullptr);
         pool->free_list = fresh;
       } else {
         // Full: unlink from the used list.
@@ -120,6 +143,7 @@ void* Heap::Malloc(std::size_t n) {
       }
     }
     Bump(blocks_in_pools_, 1);
+    if (memcheck::Active()) AnnounceAllocated(block, n);
     return block;
   }
   if (remote_pending_.load(std::memory_order_relaxed) != 0) {
@@ -132,7 +156,46 @@ void* Heap::Malloc(std::size_t n) {
   void* block = AllocateFromNewPool(size_class);
   if (block == nullptr) return RawFallbackMalloc(n);
   Bump(blocks_in_pools_, 1);
+  if (memcheck::Active()) AnnounceAllocated(block, n);
   return block;
+}
+
+void Heap::SetRequestedSize(void* block, std::size_t n) {
+  ArenaObject& arena = arenas_[PoolOf(block)->arena_index];
+  if (arena.requested_sizes != nullptr) {
+    arena.requested_sizes[(reinterpret_cast<std::uintptr_t>(block) -
+                           arena.address) >> kAlignmentShift] =
+        static_cast<std::uint16_t>(n);
+  }
+}
+
+void Heap::AnnounceAllocated(void* block, std::size_t n) {
+  SetRequestedSize(block, n);
+  memcheck::BlockAllocated(block, n, false);
+}
+
+std::size_t Heap::RequestedSize(const void* block) {
+  const ArenaObject& arena = arenas_[PoolOf(block)->arena_index];
+  if (arena.requested_sizes == nullptr) {
+    return BlockSizeOf(static_cast<int>(PoolOf(block)->size_class));
+  }
+  return arena.requested_sizes[(reinterpret_cast<std::uintptr_t>(block) -
+                                arena.address) >> kAlignmentShift];
+}
+
+void Heap::ReleaseArenaMemory(ArenaObject& arena) {
+  ArenaMap::Global().Unregister(arena.address);
+  if (memcheck::Active()) {
+    memcheck::ArenaReleased(reinterpret_cast<void*>(arena.address),
+                            kArenaSize);
+  }
+  arena.allocator.free(arena.allocator.ctx,
+                       reinterpret_cast<void*>(arena.address), kArenaSize);
+  if (arena.requested_sizes != nullptr) {
+    munmap(arena.requested_sizes, kRequestedTableBytes);
+    arena.requested_sizes = nullptr;
+  }
+  arena.address = 0;
 }
 
 void* Heap::RawFallbackMalloc(std::size_t n) {
@@ -163,6 +226,7 @@ void* Heap::AllocateFromNewPool(int size_class) {
     arena->free_pools = pool->next;
   } else {
     pool = reinterpret_cast<PoolHeader*>(arena->carve_address);
+    if (memcheck::Active()) memcheck::PoolHeaderCarved(pool, kPoolOverhead);
     pool->arena_index = static_cast<std::uint32_t>(arena - arenas_);
     pool->size_class = UINT32_MAX;  // never used: no free list to reuse
     arena->carve_address += kPoolSize;
@@ -185,7 +249,7 @@ void* Heap::AllocateFromNewPool(int size_class) {
     // It last held this class: its free list is ready, and holds at least
     // the two blocks carved when the pool was first initialized.
     FreeBlock* block = pool->free_list;
-    pool->free_list = block->next;
+    pool->free_list = ReadLink(block);
     return block;
   }
   const auto block_size = static_cast<std::uint32_t>(BlockSizeOf(size_class));
@@ -194,7 +258,7 @@ void* Heap::AllocateFromNewPool(int size_class) {
   pool->next_offset = static_cast<std::uint32_t>(kPoolOverhead) + 2 * block_size;
   pool->max_next_offset = static_cast<std::uint32_t>(kPoolSize) - block_size;
   pool->free_list = reinterpret_cast<FreeBlock*>(first + block_size);
-  pool->free_list->next = nullptr;
+  WriteLink(pool->free_list, nullptr);
   return first;
 }
 
@@ -244,6 +308,15 @@ ArenaObject* Heap::NewArena() {
     arena->carve_address += kPoolSize - excess;
   }
   arena->total_pool_count = arena->free_pool_count;
+  arena->requested_sizes = nullptr;
+  if (memcheck::Active()) {
+    memcheck::ArenaCreated(address, kArenaSize);
+    void* table = mmap(nullptr, kRequestedTableBytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (table != MAP_FAILED) {
+      arena->requested_sizes = static_cast<std::uint16_t*>(table);
+    }
+  }
   ++arenas_current_;
   arenas_mirror_.store(arenas_current_, std::memory_order_relaxed);
   ++arenas_allocated_total_;
@@ -269,6 +342,10 @@ void Heap::Free(void* p) {
   if (p == nullptr) return;
   Heap* owner = ArenaMap::Global().Owner(p);
   if (ABSL_PREDICT_TRUE(owner == this)) {
+    if (memcheck::Active()) {
+      memcheck::BlockFreed(p, BlockSizeOf(static_cast<int>(
+                                  PoolOf(p)->size_class)));
+    }
     FreeLocal(p);
     return;
   }
@@ -284,7 +361,7 @@ void Heap::FreeLocal(void* p) {
   PoolHeader* pool = PoolOf(p);
   auto* block = static_cast<FreeBlock*>(p);
   FreeBlock* last_free = pool->free_list;
-  block->next = last_free;
+  WriteLink(block, last_free);
   pool->free_list = block;
   --pool->ref_count;
   Bump(blocks_in_pools_, -1);
@@ -330,10 +407,7 @@ void Heap::PoolBecameEmpty(PoolHeader* pool) {
     if (last_with_free_[free_count] == arena) {
       last_with_free_[free_count] = nullptr;
     }
-    ArenaMap::Global().Unregister(arena->address);
-    arena->allocator.free(arena->allocator.ctx,
-                          reinterpret_cast<void*>(arena->address), kArenaSize);
-    arena->address = 0;
+    ReleaseArenaMemory(*arena);
     arena->next = unused_arena_slots_;
     unused_arena_slots_ = arena;
     --arenas_current_;
@@ -371,9 +445,14 @@ void Heap::PoolBecameEmpty(PoolHeader* pool) {
 
 void Heap::PushRemoteFree(void* p) {
   auto* block = static_cast<FreeBlock*>(p);
+  if (memcheck::Active()) {
+    // Freed for the checkers now, although the owner recycles it later.
+    memcheck::BlockFreed(p, BlockSizeOf(static_cast<int>(
+                                PoolOf(p)->size_class)));
+  }
   FreeBlock* head = remote_free_head_.load(std::memory_order_relaxed);
   do {
-    block->next = head;
+    WriteLink(block, head);
   } while (!remote_free_head_.compare_exchange_weak(
       head, block, std::memory_order_release, std::memory_order_relaxed));
   remote_pending_.fetch_add(1, std::memory_order_relaxed);
@@ -385,7 +464,7 @@ void Heap::DrainRemoteFrees() {
       remote_free_head_.exchange(nullptr, std::memory_order_acquire);
   std::int64_t drained = 0;
   while (block != nullptr) {
-    FreeBlock* next = block->next;
+    FreeBlock* next = ReadLink(block);
     FreeLocal(block);
     block = next;
     ++drained;
@@ -406,15 +485,34 @@ void* Heap::Realloc(void* p, std::size_t n) {
   }
   std::size_t keep = BlockSizeOf(
       static_cast<int>(PoolOf(p)->size_class));
-  if (owner == this && n <= keep) {
+  const std::size_t block_size = keep;
+  if (owner == this && n <= keep && !memcheck::DeclineToRaw()) {
     // Shrinking or the same class: stay unless less than 3/4 would be used.
-    if (4 * n > 3 * keep) return p;
+    if (4 * n > 3 * keep) {
+      if (memcheck::Active()) {
+        memcheck::BlockResized(p, block_size, n,
+                               std::min(n, RequestedSize(p)));
+        SetRequestedSize(p, n);
+      }
+      return p;
+    }
   }
   if (n < keep) keep = n;
   void* moved = Malloc(n);
   if (moved == nullptr) return nullptr;
+  if (memcheck::Active()) {
+    // The bytes beyond what was requested are off limits to the checkers:
+    // copy only what the caller may have written. (A block of another heap
+    // has no table here: its whole block is opened instead.)
+    if (owner == this) {
+      keep = std::min(keep, RequestedSize(p));
+    } else {
+      memcheck::OpenForCopy(p, keep);
+    }
+  }
   std::memcpy(moved, p, keep);
   if (owner == this) {
+    if (memcheck::Active()) memcheck::BlockFreed(p, block_size);
     FreeLocal(p);
   } else {
     owner->PushRemoteFree(p);
@@ -453,10 +551,7 @@ std::int64_t Heap::Release() {
   for (std::uint32_t i = 0; i < arena_slots_; ++i) {
     ArenaObject& arena = arenas_[i];
     if (arena.address == 0) continue;
-    ArenaMap::Global().Unregister(arena.address);
-    arena.allocator.free(arena.allocator.ctx,
-                         reinterpret_cast<void*>(arena.address), kArenaSize);
-    arena.address = 0;
+    ReleaseArenaMemory(arena);
     --arenas_current_;
   }
   arenas_mirror_.store(arenas_current_, std::memory_order_relaxed);

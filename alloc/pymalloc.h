@@ -137,6 +137,10 @@ struct ArenaObject {
   ArenaObject* next;            // usable_arenas_ or unused slot list
   ArenaObject* prev;            // usable_arenas_ only
   ArenaAllocator allocator;     // what gave this arena (and takes it back)
+  // Under valgrind or ASan only (alloc/memcheck.h): the size requested for
+  // each live block, indexed by (block - address) / 16, so that realloc
+  // copies only bytes the caller may have written.
+  std::uint16_t* requested_sizes;
 };
 
 // Numbers for the stats table (alloc/stats.h).
@@ -237,6 +241,15 @@ class Heap {
   void PoolBecameEmpty(PoolHeader* pool)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   void* RawFallbackMalloc(std::size_t n)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Memcheck bookkeeping of a block handed out (see ArenaObject).
+  void AnnounceAllocated(void* block, std::size_t n)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  std::size_t RequestedSize(const void* block)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  void SetRequestedSize(void* block, std::size_t n)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  void ReleaseArenaMemory(ArenaObject& arena)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   static PoolHeader* PoolOf(const void* p) {
     return reinterpret_cast<PoolHeader*>(reinterpret_cast<std::uintptr_t>(p) &

@@ -179,9 +179,10 @@ TEST_F(TracemallocTest, LeakReportListsLeakedBlocksWithTracebacks) {
       Runtime::Get().CreateInterpreter();
   ASSERT_TRUE(leaky.ok());
   const std::int64_t id = (*leaky)->id();
+  void* leaked = nullptr;
   {
     interp::ScopedAttach attach(*leaky);
-    AllocateFromNamedSite(72);
+    leaked = AllocateFromNamedSite(72);
   }
   ::testing::internal::CaptureStderr();
   ASSERT_TRUE(Runtime::Get().DestroyInterpreter(*leaky).ok());
@@ -193,6 +194,7 @@ TEST_F(TracemallocTest, LeakReportListsLeakedBlocksWithTracebacks) {
   EXPECT_NE(report.find("Leaked block of 72 bytes at "), std::string::npos);
   EXPECT_NE(report.find("AllocateFromNamedSite"), std::string::npos) << report;
   ASSERT_TRUE(ThreadState::Attach(Runtime::Get().main_interpreter()).ok());
+  Free(Domain::kObj, leaked);  // a leaked pointer stays valid and freeable
 }
 
 TEST_F(TracemallocDebugDeathTest, DumpShowsTheAllocationTraceback) {
