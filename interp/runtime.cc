@@ -64,6 +64,20 @@ void ReleaseAndDelete(Interpreter* interp) {
   delete interp;
 }
 
+// `make(domain)` for each domain, raw first.
+template <typename T>
+std::array<T, alloc::kDomainCount> PerDomain(T (*make)(alloc::Domain)) {
+  return {make(alloc::Domain::kRaw), make(alloc::Domain::kMem),
+          make(alloc::Domain::kObj)};
+}
+
+bool NoMemoryInstalled() {
+  return AllocatorTable::Global().AnyLayer(
+      alloc::Domain::kRaw, [](const alloc::Allocator& a) {
+        return alloc::SameAllocator(a, alloc::NoMemoryHook(alloc::Domain::kRaw));
+      });
+}
+
 absl::Status CurrentOwnHeapCheck(const Interpreter* interp) {
   if (interp == nullptr) {
     return absl::FailedPreconditionError(
@@ -99,6 +113,16 @@ void Runtime::CommitLocked(RuntimeState next) {
   state_.store(next, std::memory_order_release);
 }
 
+template <typename Body>
+absl::Status Runtime::Transition(RuntimeOp op, Body body) {
+  sync::MutexLock lock(&mu_);
+  absl::StatusOr<RuntimeState> next = CheckLocked(op);
+  if (!next.ok()) return next.status();
+  if (absl::Status s = body(); !s.ok()) return s;
+  CommitLocked(*next);
+  return absl::OkStatus();
+}
+
 absl::Status Runtime::ApplyConfigurationLocked(const std::string& name) {
   absl::StatusOr<alloc::NamedConfig> config = alloc::ParseNamedConfig(name);
   if (!config.ok()) return config.status();
@@ -108,18 +132,14 @@ absl::Status Runtime::ApplyConfigurationLocked(const std::string& name) {
   if (!alloc::HasDebugHooks(*config)) {
     return AllocatorTable::Global().ResetTo(*bases);
   }
-  std::array<alloc::Allocator, alloc::kDomainCount> hooks;
-  std::array<alloc::Allocator*, alloc::kDomainCount> previous;
-  for (alloc::Domain domain : alloc::kAllDomains) {
-    hooks[static_cast<int>(domain)] = alloc::DebugHook(domain);
-    previous[static_cast<int>(domain)] = alloc::DebugHookPrevious(domain);
-  }
   alloc::SetDebugHookOptions(debug_options_for_config_);
-  return AllocatorTable::Global().ResetToWithHooks(*bases, hooks, previous);
+  return AllocatorTable::Global().ResetToWithHooks(
+      *bases, PerDomain(&alloc::DebugHook),
+      PerDomain(&alloc::DebugHookPrevious));
 }
 
-absl::Status Runtime::WrapAllLocked(const alloc::Allocator (&hooks)[3],
-                                    alloc::Allocator* const (&previous)[3]) {
+absl::Status Runtime::WrapAllLocked(const HookSet& hooks,
+                                    const PreviousSet& previous) {
   AllocatorTable& table = AllocatorTable::Global();
   for (int i = 0; i < alloc::kDomainCount; ++i) {
     absl::Status s =
@@ -134,7 +154,7 @@ absl::Status Runtime::WrapAllLocked(const alloc::Allocator (&hooks)[3],
   return absl::OkStatus();
 }
 
-absl::Status Runtime::UnwrapAllLocked(const alloc::Allocator (&hooks)[3],
+absl::Status Runtime::UnwrapAllLocked(const HookSet& hooks,
                                       const char* what) {
   AllocatorTable& table = AllocatorTable::Global();
   for (int i = 0; i < alloc::kDomainCount; ++i) {
@@ -154,194 +174,173 @@ absl::Status Runtime::UnwrapAllLocked(const alloc::Allocator (&hooks)[3],
 }
 
 absl::Status Runtime::PreInitialize(const RuntimeConfig& config) {
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next = CheckLocked(RuntimeOp::kPreInitialize);
-  if (!next.ok()) return next.status();
-  std::string name = config.allocator;
-  if (name.empty() && config.use_environment) {
-    if (const char* env = std::getenv(alloc::kConfigEnvVar)) name = env;
-  }
-  if (absl::Status s = ApplyConfigurationLocked(name); !s.ok()) {
-    if (name == config.allocator) return s;
-    return absl::Status(s.code(), absl::StrFormat("%s: %s",
-                                                  alloc::kConfigEnvVar,
-                                                  s.message()));
-  }
-  CommitLocked(*next);
-  return absl::OkStatus();
+  return Transition(RuntimeOp::kPreInitialize, [&]() -> absl::Status {
+    mu_.AssumeHeld();
+    std::string name = config.allocator;
+    if (name.empty() && config.use_environment) {
+      if (const char* env = std::getenv(alloc::kConfigEnvVar)) name = env;
+    }
+    if (absl::Status s = ApplyConfigurationLocked(name); !s.ok()) {
+      if (name == config.allocator) return s;
+      return absl::Status(s.code(), absl::StrFormat("%s: %s",
+                                                    alloc::kConfigEnvVar,
+                                                    s.message()));
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Runtime::ApplyConfiguration(std::string_view name) {
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next =
-      CheckLocked(RuntimeOp::kApplyConfiguration);
-  if (!next.ok()) return next.status();
-  for (alloc::Domain domain : alloc::kAllDomains) {
-    // The debug hooks of a *_debug configuration are replaced with it.
-    const AllocatorTable& table = AllocatorTable::Global();
-    const int hooks = table.HookCount(domain);
-    const bool only_debug =
-        hooks == 1 && alloc::IsDebugHook(table.Get(domain));
-    if (hooks > 0 && !only_debug) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "apply configuration refused: %d hook(s) are wrapped over the %s "
-          "allocator; unwrap them first",
-          hooks, alloc::DomainName(domain)));
+  return Transition(RuntimeOp::kApplyConfiguration, [&]() -> absl::Status {
+    mu_.AssumeHeld();
+    for (alloc::Domain domain : alloc::kAllDomains) {
+      // The debug hooks of a *_debug configuration are replaced with it.
+      const AllocatorTable& table = AllocatorTable::Global();
+      const int hooks = table.HookCount(domain);
+      const bool only_debug =
+          hooks == 1 && alloc::IsDebugHook(table.Get(domain));
+      if (hooks > 0 && !only_debug) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "apply configuration refused: %d hook(s) are wrapped over the %s "
+            "allocator; unwrap them first",
+            hooks, alloc::DomainName(domain)));
+      }
     }
-  }
-  if (absl::Status s = ApplyConfigurationLocked(std::string(name)); !s.ok()) {
-    return s;
-  }
-  CommitLocked(*next);
-  return absl::OkStatus();
+    if (absl::Status s = ApplyConfigurationLocked(std::string(name)); !s.ok()) {
+      return s;
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Runtime::ReplaceAllocator(alloc::Domain domain,
                                        const alloc::Allocator& allocator) {
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next =
-      CheckLocked(RuntimeOp::kReplaceAllocator);
-  if (!next.ok()) return next.status();
-  if (absl::Status s = AllocatorTable::Global().Replace(domain, allocator);
-      !s.ok()) {
-    return s;
-  }
-  CommitLocked(*next);
-  return absl::OkStatus();
+  return Transition(RuntimeOp::kReplaceAllocator, [&]() -> absl::Status {
+    mu_.AssumeHeld();
+    if (absl::Status s = AllocatorTable::Global().Replace(domain, allocator);
+        !s.ok()) {
+      return s;
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Runtime::SetArenaAllocator(
     const alloc::ArenaAllocator& allocator) {
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next =
-      CheckLocked(RuntimeOp::kSetArenaAllocator);
-  if (!next.ok()) return next.status();
-  if (absl::Status s = alloc::SetArenaAllocator(allocator); !s.ok()) return s;
-  CommitLocked(*next);
-  return absl::OkStatus();
+  return Transition(RuntimeOp::kSetArenaAllocator, [&]() -> absl::Status {
+    mu_.AssumeHeld();
+    if (absl::Status s = alloc::SetArenaAllocator(allocator); !s.ok()) return s;
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Runtime::WrapAllocator(alloc::Domain domain,
                                     const alloc::Allocator& hook,
                                     alloc::Allocator* previous) {
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next = CheckLocked(RuntimeOp::kWrapAllocator);
-  if (!next.ok()) return next.status();
-  if (absl::Status s = AllocatorTable::Global().Wrap(domain, hook, previous);
-      !s.ok()) {
-    return s;
-  }
-  CommitLocked(*next);
-  return absl::OkStatus();
+  return Transition(RuntimeOp::kWrapAllocator, [&]() -> absl::Status {
+    mu_.AssumeHeld();
+    if (absl::Status s = AllocatorTable::Global().Wrap(domain, hook, previous);
+        !s.ok()) {
+      return s;
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Runtime::UnwrapAllocator(alloc::Domain domain,
                                       const alloc::Allocator& hook) {
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next =
-      CheckLocked(RuntimeOp::kUnwrapAllocator);
-  if (!next.ok()) return next.status();
-  if (alloc::IsDebugHook(hook)) {
-    return absl::FailedPreconditionError(
-        "unwrap refused: debug hooks stay installed until the runtime is "
-        "reset; live blocks carry their debug header");
-  }
-  if (absl::Status s = AllocatorTable::Global().Unwrap(domain, hook);
-      !s.ok()) {
-    return s;
-  }
-  CommitLocked(*next);
-  return absl::OkStatus();
-}
-
-absl::Status Runtime::SetupDebugHooks(const alloc::DebugHookOptions& options) {
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next =
-      CheckLocked(RuntimeOp::kSetupDebugHooks);
-  if (!next.ok()) return next.status();
-  AllocatorTable& table = AllocatorTable::Global();
-  bool any_installed = false;
-  for (alloc::Domain domain : alloc::kAllDomains) {
-    any_installed |= table.AnyLayer(domain, &alloc::IsDebugHook);
-  }
-  if (any_installed && alloc::GetDebugHookOptions().serial_numbers !=
-                           options.serial_numbers) {
-    return absl::FailedPreconditionError(
-        "setup debug hooks refused: serial numbers cannot be switched while "
-        "debug hooks are installed (blocks would change layout)");
-  }
-  if (state() == RuntimeState::kInitialized) {
-    const alloc::Allocator* mem_base = nullptr;
-    const AllocatorTableSnapshot snapshot = table.Snapshot();
-    const auto& mem_stack =
-        snapshot.stacks[static_cast<int>(alloc::Domain::kMem)];
-    mem_base = &mem_stack.layers[mem_stack.depth - 1];
-    if (!alloc::SameAllocator(*mem_base, alloc::kPymallocAllocator)) {
+  return Transition(RuntimeOp::kUnwrapAllocator, [&]() -> absl::Status {
+    mu_.AssumeHeld();
+    if (alloc::IsDebugHook(hook)) {
       return absl::FailedPreconditionError(
-          "setup debug hooks refused: runtime is kInitialized and this "
-          "configuration does not count mem/obj blocks, so blocks without a "
-          "debug header may be live; set up debug hooks before "
-          "initialization");
+          "unwrap refused: debug hooks stay installed until the runtime is "
+          "reset; live blocks carry their debug header");
     }
-    const std::int64_t live =
-        alloc::GlobalAllocatedBlocks() - alloc::LeakedBlocks();
-    if (live > 0) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "setup debug hooks refused: runtime is kInitialized and %d mem/obj "
-          "blocks are live; they have no debug header",
-          live));
-    }
-  }
-  if (!any_installed) alloc::SetDebugHookOptions(options);
-  for (alloc::Domain domain : alloc::kAllDomains) {
-    if (table.AnyLayer(domain, &alloc::IsDebugHook)) continue;
-    if (absl::Status s = table.Wrap(domain, alloc::DebugHook(domain),
-                                    alloc::DebugHookPrevious(domain));
+    if (absl::Status s = AllocatorTable::Global().Unwrap(domain, hook);
         !s.ok()) {
       return s;
     }
-  }
-  debug_options_for_config_ = alloc::GetDebugHookOptions();
-  CommitLocked(*next);
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Runtime::SetupDebugHooks(const alloc::DebugHookOptions& options) {
+  return Transition(RuntimeOp::kSetupDebugHooks, [&]() -> absl::Status {
+    mu_.AssumeHeld();
+    AllocatorTable& table = AllocatorTable::Global();
+    bool any_installed = false;
+    for (alloc::Domain domain : alloc::kAllDomains) {
+      any_installed |= table.AnyLayer(domain, &alloc::IsDebugHook);
+    }
+    if (any_installed && alloc::GetDebugHookOptions().serial_numbers !=
+                             options.serial_numbers) {
+      return absl::FailedPreconditionError(
+          "setup debug hooks refused: serial numbers cannot be switched while "
+          "debug hooks are installed (blocks would change layout)");
+    }
+    if (state() == RuntimeState::kInitialized) {
+      const alloc::Allocator* mem_base = nullptr;
+      const AllocatorTableSnapshot snapshot = table.Snapshot();
+      const auto& mem_stack =
+          snapshot.stacks[static_cast<int>(alloc::Domain::kMem)];
+      mem_base = &mem_stack.layers[mem_stack.depth - 1];
+      if (!alloc::SameAllocator(*mem_base, alloc::kPymallocAllocator)) {
+        return absl::FailedPreconditionError(
+            "setup debug hooks refused: runtime is kInitialized and this "
+            "configuration does not count mem/obj blocks, so blocks without a "
+            "debug header may be live; set up debug hooks before "
+            "initialization");
+      }
+      const std::int64_t live =
+          alloc::GlobalAllocatedBlocks() - alloc::LeakedBlocks();
+      if (live > 0) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "setup debug hooks refused: runtime is kInitialized and %d mem/obj "
+            "blocks are live; they have no debug header",
+            live));
+      }
+    }
+    if (!any_installed) alloc::SetDebugHookOptions(options);
+    for (alloc::Domain domain : alloc::kAllDomains) {
+      if (table.AnyLayer(domain, &alloc::IsDebugHook)) continue;
+      if (absl::Status s = table.Wrap(domain, alloc::DebugHook(domain),
+                                      alloc::DebugHookPrevious(domain));
+          !s.ok()) {
+        return s;
+      }
+    }
+    debug_options_for_config_ = alloc::GetDebugHookOptions();
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Runtime::StartTracemalloc(int nframe) {
   if (absl::Status s = alloc::CheckFrameLimit(nframe); !s.ok()) return s;
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next = CheckLocked(RuntimeOp::kWrapAllocator);
-  if (!next.ok()) return next.status();
-  if (alloc::IsTracing()) return absl::OkStatus();
-  const alloc::Allocator hooks[3] = {
-      alloc::TracemallocHook(alloc::Domain::kRaw),
-      alloc::TracemallocHook(alloc::Domain::kMem),
-      alloc::TracemallocHook(alloc::Domain::kObj)};
-  alloc::Allocator* const previous[3] = {
-      alloc::TracemallocHookPrevious(alloc::Domain::kRaw),
-      alloc::TracemallocHookPrevious(alloc::Domain::kMem),
-      alloc::TracemallocHookPrevious(alloc::Domain::kObj)};
-  if (absl::Status s = WrapAllLocked(hooks, previous); !s.ok()) return s;
-  alloc::BeginTracing(nframe);
-  CommitLocked(*next);
-  return absl::OkStatus();
+  return Transition(RuntimeOp::kWrapAllocator, [&]() -> absl::Status {
+    mu_.AssumeHeld();
+    if (alloc::IsTracing()) return absl::OkStatus();
+    if (absl::Status s = WrapAllLocked(PerDomain(&alloc::TracemallocHook),
+                                       PerDomain(&alloc::TracemallocHookPrevious));
+        !s.ok()) {
+      return s;
+    }
+    alloc::BeginTracing(nframe);
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Runtime::StopTracemalloc() {
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next =
-      CheckLocked(RuntimeOp::kUnwrapAllocator);
-  if (!next.ok()) return next.status();
-  if (!alloc::IsTracing()) return absl::OkStatus();
-  const alloc::Allocator hooks[3] = {
-      alloc::TracemallocHook(alloc::Domain::kRaw),
-      alloc::TracemallocHook(alloc::Domain::kMem),
-      alloc::TracemallocHook(alloc::Domain::kObj)};
-  if (absl::Status s = UnwrapAllLocked(hooks, "stop tracemalloc"); !s.ok()) {
-    return s;
-  }
-  alloc::EndTracing();
-  CommitLocked(*next);
-  return absl::OkStatus();
+  return Transition(RuntimeOp::kUnwrapAllocator, [&]() -> absl::Status {
+    mu_.AssumeHeld();
+    if (!alloc::IsTracing()) return absl::OkStatus();
+    if (absl::Status s = UnwrapAllLocked(PerDomain(&alloc::TracemallocHook),
+                                         "stop tracemalloc");
+        !s.ok()) {
+      return s;
+    }
+    alloc::EndTracing();
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Runtime::SetNoMemory(std::int64_t start, std::int64_t stop) {
@@ -350,48 +349,26 @@ absl::Status Runtime::SetNoMemory(std::int64_t start, std::int64_t stop) {
         "set nomemory refused: need 0 <= start < stop, or stop == 0 for no "
         "end");
   }
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next = CheckLocked(RuntimeOp::kWrapAllocator);
-  if (!next.ok()) return next.status();
-  alloc::SetNoMemoryWindow(start, stop);
-  const alloc::Allocator hooks[3] = {
-      alloc::NoMemoryHook(alloc::Domain::kRaw),
-      alloc::NoMemoryHook(alloc::Domain::kMem),
-      alloc::NoMemoryHook(alloc::Domain::kObj)};
-  if (!AllocatorTable::Global().AnyLayer(
-          alloc::Domain::kRaw, [](const alloc::Allocator& a) {
-            return a.malloc == alloc::NoMemoryHook(alloc::Domain::kRaw).malloc;
-          })) {
-    alloc::Allocator* const previous[3] = {
-        alloc::NoMemoryHookPrevious(alloc::Domain::kRaw),
-        alloc::NoMemoryHookPrevious(alloc::Domain::kMem),
-        alloc::NoMemoryHookPrevious(alloc::Domain::kObj)};
-    if (absl::Status s = WrapAllLocked(hooks, previous); !s.ok()) return s;
-  }
-  CommitLocked(*next);
-  return absl::OkStatus();
+  return Transition(RuntimeOp::kWrapAllocator, [&]() -> absl::Status {
+    mu_.AssumeHeld();
+    alloc::SetNoMemoryWindow(start, stop);
+    if (!NoMemoryInstalled()) {
+      if (absl::Status s = WrapAllLocked(PerDomain(&alloc::NoMemoryHook),
+                                         PerDomain(&alloc::NoMemoryHookPrevious));
+          !s.ok()) {
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Runtime::RemoveNoMemory() {
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next =
-      CheckLocked(RuntimeOp::kUnwrapAllocator);
-  if (!next.ok()) return next.status();
-  const alloc::Allocator hooks[3] = {
-      alloc::NoMemoryHook(alloc::Domain::kRaw),
-      alloc::NoMemoryHook(alloc::Domain::kMem),
-      alloc::NoMemoryHook(alloc::Domain::kObj)};
-  if (!AllocatorTable::Global().AnyLayer(
-          alloc::Domain::kRaw, [](const alloc::Allocator& a) {
-            return a.malloc == alloc::NoMemoryHook(alloc::Domain::kRaw).malloc;
-          })) {
-    return absl::OkStatus();  // idempotent
-  }
-  if (absl::Status s = UnwrapAllLocked(hooks, "remove nomemory"); !s.ok()) {
-    return s;
-  }
-  CommitLocked(*next);
-  return absl::OkStatus();
+  return Transition(RuntimeOp::kUnwrapAllocator, [&]() -> absl::Status {
+    mu_.AssumeHeld();
+    if (!NoMemoryInstalled()) return absl::OkStatus();  // idempotent
+    return UnwrapAllLocked(PerDomain(&alloc::NoMemoryHook), "remove nomemory");
+  });
 }
 
 alloc::Allocator Runtime::GetAllocator(alloc::Domain domain) const {
@@ -399,66 +376,63 @@ alloc::Allocator Runtime::GetAllocator(alloc::Domain domain) const {
 }
 
 absl::Status Runtime::Initialize() {
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next = CheckLocked(RuntimeOp::kInitialize);
-  if (!next.ok()) return next.status();
-  main_ = new Interpreter(0, InterpreterConfig{}, nullptr);
-  interpreters_.push_back(main_);
-  CommitLocked(*next);
-  return absl::OkStatus();
+  return Transition(RuntimeOp::kInitialize, [&]() -> absl::Status {
+    mu_.AssumeHeld();
+    main_ = new Interpreter(0, InterpreterConfig{}, nullptr);
+    interpreters_.push_back(main_);
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<Interpreter*> Runtime::CreateInterpreter(
     const InterpreterConfig& config) {
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next =
-      CheckLocked(RuntimeOp::kCreateInterpreter);
-  if (!next.ok()) return next.status();
-  if (config.own_lock && !config.own_heap) {
-    return absl::InvalidArgumentError(
-        "create interpreter refused: an interpreter with its own lock cannot "
-        "use the main heap (the heap would be touched under two different "
-        "locks); give it its own heap or the main lock");
-  }
-  Interpreter* interp =
-      new Interpreter(next_interpreter_id_++, config, main_);
-  interpreters_.push_back(interp);
-  CommitLocked(*next);
+  Interpreter* interp = nullptr;
+  absl::Status status =
+      Transition(RuntimeOp::kCreateInterpreter, [&]() -> absl::Status {
+        mu_.AssumeHeld();
+        if (config.own_lock && !config.own_heap) {
+          return absl::InvalidArgumentError(
+              "create interpreter refused: an interpreter with its own lock "
+              "cannot use the main heap (the heap would be touched under two "
+              "different locks); give it its own heap or the main lock");
+        }
+        interp = new Interpreter(next_interpreter_id_++, config, main_);
+        interpreters_.push_back(interp);
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
   return interp;
 }
 
 absl::Status Runtime::DestroyInterpreter(Interpreter* interp) {
-  absl::Status status = UnregisterInterpreter(interp);
+  absl::Status status =
+      Transition(RuntimeOp::kDestroyInterpreter, [&]() -> absl::Status {
+        mu_.AssumeHeld();
+        auto it =
+            std::find(interpreters_.begin(), interpreters_.end(), interp);
+        if (interp == nullptr || it == interpreters_.end()) {
+          return absl::NotFoundError(
+              "destroy interpreter refused: not a live interpreter of this "
+              "runtime");
+        }
+        if (interp->is_main()) {
+          return absl::FailedPreconditionError(
+              "destroy interpreter refused: the main interpreter is "
+              "destroyed by Finalize");
+        }
+        if (const int attached = interp->attached_threads(); attached > 0) {
+          return absl::FailedPreconditionError(absl::StrFormat(
+              "destroy interpreter refused: %d thread(s) are attached to "
+              "interpreter %d; detach them first",
+              attached, interp->id()));
+        }
+        interpreters_.erase(it);
+        return absl::OkStatus();
+      });
   if (!status.ok()) return status;
   // Outside the runtime lock: lock order is interpreter lock, then runtime
   // lock (an attached thread may call the runtime).
   ReleaseAndDelete(interp);
-  return absl::OkStatus();
-}
-
-absl::Status Runtime::UnregisterInterpreter(Interpreter* interp) {
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next =
-      CheckLocked(RuntimeOp::kDestroyInterpreter);
-  if (!next.ok()) return next.status();
-  auto it = std::find(interpreters_.begin(), interpreters_.end(), interp);
-  if (interp == nullptr || it == interpreters_.end()) {
-    return absl::NotFoundError(
-        "destroy interpreter refused: not a live interpreter of this runtime");
-  }
-  if (interp->is_main()) {
-    return absl::FailedPreconditionError(
-        "destroy interpreter refused: the main interpreter is destroyed by "
-        "Finalize");
-  }
-  if (const int attached = interp->attached_threads(); attached > 0) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "destroy interpreter refused: %d thread(s) are attached to "
-        "interpreter %d; detach them first",
-        attached, interp->id()));
-  }
-  interpreters_.erase(it);
-  CommitLocked(*next);
   return absl::OkStatus();
 }
 
@@ -510,17 +484,16 @@ absl::Status Runtime::Finalize() {
 }
 
 absl::Status Runtime::Reset() {
-  sync::MutexLock lock(&mu_);
-  absl::StatusOr<RuntimeState> next = CheckLocked(RuntimeOp::kReset);
-  if (!next.ok()) return next.status();
-  if (absl::Status s = AllocatorTable::Global().ResetTo(
-          {alloc::kLibcAllocator, alloc::kLibcAllocator,
-           alloc::kLibcAllocator});
-      !s.ok()) {
-    return s;
-  }
-  CommitLocked(*next);
-  return absl::OkStatus();
+  return Transition(RuntimeOp::kReset, [&]() -> absl::Status {
+    mu_.AssumeHeld();
+    if (absl::Status s = AllocatorTable::Global().ResetTo(
+            {alloc::kLibcAllocator, alloc::kLibcAllocator,
+             alloc::kLibcAllocator});
+        !s.ok()) {
+      return s;
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::int64_t> Runtime::CurrentAllocatedBlocks() {

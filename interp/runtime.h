@@ -176,23 +176,28 @@ class Runtime {
  private:
   Runtime() = default;
 
+  using HookSet = std::array<alloc::Allocator, alloc::kDomainCount>;
+  using PreviousSet = std::array<alloc::Allocator*, alloc::kDomainCount>;
+
+  // The one transition point: under the runtime lock, checks that `op` is
+  // allowed in the current state, runs `body` (which validates its
+  // arguments before changing anything), and commits the next state only
+  // when `body` succeeds. A refusal changes nothing.
+  template <typename Body>
+  absl::Status Transition(RuntimeOp op, Body body) ABSL_LOCKS_EXCLUDED(mu_);
+
   // The next state if `op` is allowed now, else FailedPrecondition naming
   // the state and the rule.
   absl::StatusOr<RuntimeState> CheckLocked(RuntimeOp op) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CommitLocked(RuntimeState next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // DestroyInterpreter's checks and registry removal, under the lock.
-  absl::Status UnregisterInterpreter(Interpreter* interp)
-      ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ApplyConfigurationLocked(const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Wraps one hook per domain, all or nothing.
-  absl::Status WrapAllLocked(const alloc::Allocator (&hooks)[3],
-                             alloc::Allocator* const (&previous)[3])
+  absl::Status WrapAllLocked(const HookSet& hooks, const PreviousSet& previous)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Unwraps one hook per domain, all or nothing (each must be outermost).
-  absl::Status UnwrapAllLocked(const alloc::Allocator (&hooks)[3],
-                               const char* what)
+  absl::Status UnwrapAllLocked(const HookSet& hooks, const char* what)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct FinalizeCallback {
