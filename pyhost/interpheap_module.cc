@@ -1,0 +1,166 @@
+#include "pyhost/interpheap_module.h"
+
+#include <Python.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <utility>
+
+#include "api/interpheap.h"
+
+namespace interpheap::pyhost {
+namespace {
+
+// Runs `fn` attached to the host (main) interpreter, taking its lock, which
+// no thread holds outside an allocator call. `fn` must not allocate through
+// PyMem/PyObject: the lock is not reentrant.
+template <typename Fn>
+bool WithHostAttached(Fn fn, ih_status_t* status) {
+  ih_interp_t* host = ih_interp_main();
+  if (ih_thread_attach(host, status) != IH_OK) return false;
+  fn();
+  return ih_thread_detach(status) == IH_OK;
+}
+
+PyObject* ConfigurationName(PyObject*, PyObject*) {
+  const char* name = ih_current_configuration_name();
+  if (name == nullptr) Py_RETURN_NONE;
+  return PyUnicode_FromString(name);
+}
+
+PyObject* AllocatedBlocks(PyObject*, PyObject*) {
+  ih_status_t status;
+  std::int64_t blocks = -1;
+  const bool ok = WithHostAttached(
+      [&] { blocks = ih_allocated_blocks(&status); }, &status);
+  if (!ok || blocks < 0) {
+    PyErr_SetString(PyExc_RuntimeError, status.message);
+    return nullptr;
+  }
+  return PyLong_FromLongLong(blocks);
+}
+
+PyObject* GlobalAllocatedBlocks(PyObject*, PyObject*) {
+  return PyLong_FromLongLong(ih_global_allocated_blocks());
+}
+
+PyObject* Stats(PyObject*, PyObject*) {
+  // The table is written to a pipe while attached, then read into a str.
+  int fds[2];
+  if (pipe(fds) != 0) return PyErr_SetFromErrno(PyExc_OSError);
+  ih_status_t status;
+  int written = IH_OK;
+  const bool ok = WithHostAttached(
+      [&] { written = ih_write_stats(fds[1], /*json=*/0, &status); }, &status);
+  close(fds[1]);
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buffer, sizeof(buffer))) > 0) {
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(fds[0]);
+  if (!ok || written != IH_OK) {
+    PyErr_SetString(PyExc_RuntimeError, status.message);
+    return nullptr;
+  }
+  return PyUnicode_FromStringAndSize(text.data(),
+                                     static_cast<Py_ssize_t>(text.size()));
+}
+
+PyObject* GetAllocatedBlocks(PyObject*, PyObject*) {
+  ih_status_t status;
+  std::int64_t blocks = -1;
+  if (!WithHostAttached([&] { blocks = ih_allocated_blocks(&status); },
+                        &status)) {
+    blocks = -1;
+  }
+  // 0 when interpheap cannot count (mimalloc), as CPython without pymalloc.
+  return PyLong_FromLongLong(blocks < 0 ? 0 : blocks);
+}
+
+PyObject* DebugMallocStats(PyObject*, PyObject*) {
+  // sys._debugmallocstats(): the host heap's table where CPython prints
+  // obmalloc's, then CPython's free-list lines.
+  std::fflush(stderr);
+  ih_status_t status;
+  int written = IH_OK;
+  if (WithHostAttached(
+          [&] { written = ih_write_stats(STDERR_FILENO, 0, &status); },
+          &status) &&
+      written == IH_OK) {
+    std::fputc('\n', stderr);
+  }
+  _PyObject_DebugTypeStats(stderr);
+  Py_RETURN_NONE;
+}
+
+PyObject* BufferOverflow(PyObject*, PyObject*) {
+  // CPython's _testcapi.pymem_buffer_overflow: the debug hooks must catch
+  // the write past the end when the block is freed.
+  char* buffer = static_cast<char*>(PyMem_Malloc(16));
+  if (buffer == nullptr) return PyErr_NoMemory();
+  volatile char* tail = buffer + 16;
+  *tail = 'x';
+  PyMem_Free(buffer);
+  Py_RETURN_NONE;
+}
+
+PyMethodDef methods[] = {
+    {"configuration_name", ConfigurationName, METH_NOARGS,
+     "The interpheap configuration in use (None: a custom hook on top)."},
+    {"allocated_blocks", AllocatedBlocks, METH_NOARGS,
+     "Blocks allocated and not freed through the host heap."},
+    {"global_allocated_blocks", GlobalAllocatedBlocks, METH_NOARGS,
+     "Every heap's live blocks plus leaked ones."},
+    {"stats", Stats, METH_NOARGS,
+     "The host heap's pymalloc stats table (CPython's format)."},
+    {"getallocatedblocks", GetAllocatedBlocks, METH_NOARGS,
+     "sys.getallocatedblocks() on interpheap: allocated_blocks(), or 0 "
+     "when the configuration cannot count."},
+    {"debugmallocstats", DebugMallocStats, METH_NOARGS,
+     "sys._debugmallocstats() on interpheap: the stats table, then "
+     "CPython's free lists, on stderr."},
+    {"buffer_overflow", BufferOverflow, METH_NOARGS,
+     "Writes past a PyMem_Malloc(16) block and frees it."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    "_interpheap",
+    "interpheap, the allocator this Python runs on (pyhost).",
+    0,
+    methods,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+};
+
+PyObject* InitModule() { return PyModuleDef_Init(&module_def); }
+
+}  // namespace
+
+void RegisterInterpheapModule() {
+  PyImport_AppendInittab("_interpheap", &InitModule);
+}
+
+bool InstallSysFunctions() {
+  PyObject* module = PyImport_ImportModule("_interpheap");
+  if (module == nullptr) return false;
+  bool ok = true;
+  for (const auto& [from, to] :
+       {std::pair{"getallocatedblocks", "getallocatedblocks"},
+        std::pair{"debugmallocstats", "_debugmallocstats"}}) {
+    PyObject* function = PyObject_GetAttrString(module, from);
+    ok = ok && function != nullptr && PySys_SetObject(to, function) == 0;
+    Py_XDECREF(function);
+  }
+  Py_DECREF(module);
+  return ok;
+}
+
+}  // namespace interpheap::pyhost

@@ -1,0 +1,123 @@
+// pyhost/pyhost_main.cc: python3 on interpheap.
+//
+// Embeds Debian's CPython 3.11 and runs its command line (a script, -c, -m,
+// -X, -u, ...) exactly as python3 does, with interpheap as the allocator of
+// all three domains. The order is CPython's documented one for a custom
+// allocator:
+//   1. Py_PreInitializeFromBytesArgs, with PYTHONMALLOC hidden (so CPython
+//      sets up neither its allocators nor its debug hooks from it);
+//   2. interpheap pre-initialized with the chosen configuration
+//      (pyhost/configuration.h) and initialized; PYTHONMALLOC restored;
+//   3. PyMem_SetAllocator for raw, mem and obj (pyhost/host_allocator.h),
+//      interpheap's fatal handler printing CPython's lines;
+//   4. Py_InitializeFromConfig with sys.executable = this launcher, so
+//      subprocesses of sys.executable run on interpheap too; then
+//      sys.getallocatedblocks and sys._debugmallocstats report interpheap
+//      (pyhost/interpheap_module.h);
+//   5. Py_RunMain, whose exit code is the launcher's.
+// interpheap is not finalized: CPython leaves blocks live at exit, and
+// C atexit code may still free them.
+
+#include <Python.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/status/status.h"
+#include "alloc/fatal.h"
+#include "interp/runtime.h"
+#include "pyhost/configuration.h"
+#include "pyhost/fatal_handler.h"
+#include "pyhost/host_allocator.h"
+#include "pyhost/interpheap_module.h"
+
+namespace interpheap::pyhost {
+namespace {
+
+std::string GetEnv(const char* name) {
+  const char* value = getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+// The absolute path of this executable, for sys.executable.
+std::string SelfPath(const char* argv0) {
+  char path[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (n > 0) return std::string(path, static_cast<std::size_t>(n));
+  return argv0;
+}
+
+// Exits like python3 on a status that is an error or an exit request.
+void CheckStatus(PyStatus status, PyConfig* config) {
+  if (!PyStatus_Exception(status)) return;
+  if (config != nullptr) PyConfig_Clear(config);
+  Py_ExitStatusException(status);
+}
+
+int Main(int argc, char** argv) {
+  // 1. CPython parses -E, -I, -X dev and the rest; PYTHONMALLOC is hidden.
+  const bool had_pythonmalloc = getenv("PYTHONMALLOC") != nullptr;
+  const std::string pythonmalloc = GetEnv("PYTHONMALLOC");
+  unsetenv("PYTHONMALLOC");
+  PyPreConfig preconfig;
+  PyPreConfig_InitPythonConfig(&preconfig);
+  preconfig.allocator = PYMEM_ALLOCATOR_NOT_SET;
+  CheckStatus(Py_PreInitializeFromBytesArgs(&preconfig, argc, argv), nullptr);
+
+  // 2. interpheap, with the configuration of that name.
+  ConfigurationInputs inputs;
+  inputs.interpheap_malloc = GetEnv("INTERPHEAP_MALLOC");
+  inputs.pythonmalloc = pythonmalloc;
+  inputs.use_environment = Py_IgnoreEnvironmentFlag == 0;
+  const char* cpython_choice = _PyMem_GetCurrentAllocatorName();
+  inputs.cpython_choice = cpython_choice == nullptr ? "" : cpython_choice;
+  const std::string name = ChooseConfiguration(inputs);
+  alloc::SetFatalHandler(&CPythonFatalHandler);
+  interp::Runtime& runtime = interp::Runtime::Get();
+  interp::RuntimeConfig runtime_config;
+  runtime_config.allocator = name;
+  absl::Status started = runtime.PreInitialize(runtime_config);
+  if (started.ok()) started = runtime.Initialize();
+  if (!started.ok()) {
+    const std::string text(started.message());
+    std::fprintf(stderr,
+                 "Fatal Python error: pyhost: interpheap: %s\n"
+                 "Python runtime state: preinitialized\n\n",
+                 text.c_str());
+    return 1;
+  }
+  // Children started with sys.executable map it again.
+  if (had_pythonmalloc) setenv("PYTHONMALLOC", pythonmalloc.c_str(), 1);
+
+  // 3. The replace window: CPython is pre-initialized, not initialized.
+  InstallCPythonAllocators(runtime.main_interpreter());
+  RegisterInterpheapModule();
+
+  // 4. The command line, with this launcher as sys.executable.
+  PyConfig config;
+  PyConfig_InitPythonConfig(&config);
+  CheckStatus(PyConfig_SetBytesArgv(&config, argc, argv), &config);
+  const std::string self = SelfPath(argv[0]);
+  CheckStatus(PyConfig_SetBytesString(&config, &config.executable,
+                                      self.c_str()),
+              &config);
+  CheckStatus(Py_InitializeFromConfig(&config), &config);
+  PyConfig_Clear(&config);
+  if (!InstallSysFunctions()) {
+    PyErr_Print();
+    return 1;
+  }
+
+  // 5. Run it.
+  return Py_RunMain();
+}
+
+}  // namespace
+}  // namespace interpheap::pyhost
+
+int main(int argc, char** argv) {
+  return interpheap::pyhost::Main(argc, argv);
+}
