@@ -25,6 +25,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 # name -> (binary, extra flags, description)
@@ -103,9 +104,18 @@ def run_once(bin_dir, allocator, workload_key, ops):
 
 
 # Under valgrind, interpheap's pymalloc announces every block to memcheck
-# (alloc/memcheck.h: client requests that run only there); their self cost
-# is subtracted so the count is the native path's.
-VALGRIND_ONLY = "interpheap::alloc::memcheck::"
+# (alloc/memcheck.h: client requests, and the requested-size table, reached
+# only when memcheck::Active()). bench_interpheap turns that off under
+# INTERPHEAP_BENCH_NATIVE_UNDER_VALGRIND=1; should any of it still run, the
+# self cost of these functions is subtracted (reported separately).
+VALGRIND_ONLY = ("interpheap::alloc::memcheck::",
+                 "interpheap::alloc::Heap::AnnounceAllocated(",
+                 "interpheap::alloc::Heap::SetRequestedSize(",
+                 "interpheap::alloc::Heap::RequestedSize(")
+
+
+def valgrind_only(fn):
+    return any(marker in fn for marker in VALGRIND_ONLY)
 
 
 def callgrind(bin_dir, allocator, workload_key, ops, out_file):
@@ -113,14 +123,16 @@ def callgrind(bin_dir, allocator, workload_key, ops, out_file):
     cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}",
            "--toggle-collect=interpheap::bench::RunWorkload(*)"]
     cmd += command(bin_dir, allocator, workload_key, ops)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    # bench_interpheap: count the native path, not memcheck's (see there).
+    env = dict(os.environ, INTERPHEAP_BENCH_NATIVE_UNDER_VALGRIND="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
+                          env=env)
     match = re.search(r"Collected\s*:\s*(\d+)", proc.stderr)
     if proc.returncode != 0 or not match:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: "
                            f"{proc.stderr.strip()[-2000:]}")
-    valgrind_only = sum(ir for ir, _, fn in annotate(out_file)
-                        if VALGRIND_ONLY in fn)
-    return int(match.group(1)), valgrind_only
+    extra = sum(ir for ir, _, fn in annotate(out_file) if valgrind_only(fn))
+    return int(match.group(1)), extra
 
 
 def annotate(out_file, top=None):
@@ -254,7 +266,9 @@ def markdown(info, summary, tgts, profiles, args):
     pk = info.get("packages", {})
     lines.append(f"Machine: {info.get('nproc')} CPUs ({info.get('cpu', '?')}), "
                  f"{info.get('ram_gib', '?')} GiB RAM, Linux "
-                 f"{info.get('kernel')}, {info.get('date')}. "
+                 f"{info.get('kernel')}, {info.get('date')}, 1-minute load "
+                 f"average {info['load_average_1min'][0]} at start and "
+                 f"{info['load_average_1min'][1]} at end. "
                  f"{args.reps} repetition(s), interleaved"
                  f"{', quick mode' if args.quick else ''}.")
     if pk:
@@ -308,8 +322,8 @@ def markdown(info, summary, tgts, profiles, args):
         lines.append("Instructions per op (callgrind inside RunWorkload, "
                      "minus a run with 0 ops; single thread; includes the "
                      "same harness cost for every allocator: RNG, tags, "
-                     "verification; interpheap's valgrind-only memcheck "
-                     "requests subtracted):")
+                     "verification; interpheap with its valgrind-only memcheck "
+                     "announcements switched off):")
         lines.append("")
         cg_allocs = allocs + [a for a in DEBUG_ALLOCATORS
                               if any(a in per for per in summary.values())]
@@ -426,6 +440,9 @@ def main():
     p.add_argument("--callgrind_workloads", default=None,
                    help="single-thread workloads measured with callgrind "
                    "(default: all of them; quick: churn)")
+    p.add_argument("--callgrind_dir", default=None,
+                   help="keep the callgrind output files here (default: a "
+                   "temporary directory, removed at the end)")
     p.add_argument("--jobs", type=int, default=2,
                    help="parallel callgrind runs (timed runs are always one "
                    "at a time)")
@@ -444,6 +461,7 @@ def main():
             p.error(f"unknown allocator {a}")
     os.makedirs(args.out_dir, exist_ok=True)
 
+    load_at_start = os.getloadavg()[0]
     todo = pairs(workloads, allocators)
     results = {pair: [] for pair in todo}
     total = len(todo) * args.reps
@@ -464,7 +482,7 @@ def main():
 
     callgrind_ir = {}
     profiles = []
-    cg_dir = os.path.join(args.out_dir, "callgrind")
+    cg_dir = args.callgrind_dir or tempfile.mkdtemp(prefix="bench_cg_")
     if not args.no_callgrind and shutil.which("valgrind"):
         if args.callgrind_workloads is not None:
             cg_ws = [w for w in args.callgrind_workloads.split(",") if w]
@@ -505,7 +523,7 @@ def main():
         for w in ["churn", "lifo"]:
             for a in ["interpheap", "cpython"]:
                 f = os.path.join(cg_dir, f"callgrind.{w}.{a}.out")
-                rows = [r for r in annotate(f) if VALGRIND_ONLY not in r[2]]
+                rows = [r for r in annotate(f) if not valgrind_only(r[2])]
                 if rows:
                     ops = (QUICK_CALLGRIND_OPS if args.quick
                            else CALLGRIND_OPS[w])
@@ -513,9 +531,14 @@ def main():
                                      "plus fill and tear-down; memcheck "
                                      "requests left out)", rows[:10]))
 
+    if not args.callgrind_dir:
+        shutil.rmtree(cg_dir, ignore_errors=True)
     summary = summarize(results, callgrind_ir)
     tgts = targets(summary)
     info = machine()
+    # Other processes on the machine skew timings (not instruction counts).
+    info["load_average_1min"] = [round(load_at_start, 2),
+                                 round(os.getloadavg()[0], 2)]
     md = markdown(info, summary, tgts, profiles, args)
     doc = {
         "machine": info,
