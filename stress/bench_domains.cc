@@ -35,9 +35,10 @@ constexpr int kConfigCount = 4;
 
 // Sizes a "pair with size changes" walks through: one per pymalloc size
 // class group, in an order that changes the class every iteration.
-constexpr std::size_t kMixedSizes[] = {16,  200, 48, 512, 32,  96,  272, 64,
+constexpr std::size_t kMixedSizes[] = {16,  200, 48,  512, 32,  96, 272, 64,
                                        384, 24,  128, 160, 448, 80, 240, 40};
-constexpr std::size_t kMixedCount = sizeof(kMixedSizes) / sizeof(kMixedSizes[0]);
+constexpr std::size_t kMixedCount =
+    sizeof(kMixedSizes) / sizeof(kMixedSizes[0]);
 
 // A fixed random permutation of [0, k), the order of random-order frees.
 std::vector<std::size_t> Permutation(std::size_t k) {
@@ -109,7 +110,8 @@ void BM_DomainStack(benchmark::State& state) {
     for (std::size_t i = 0; i < k; ++i) {
       blocks[i] = interpheap::alloc::Malloc(domain, 16 + (i * 24) % 480);
     }
-    for (std::size_t i = k; i-- > 0;) interpheap::alloc::Free(domain, blocks[i]);
+    for (std::size_t i = k; i-- > 0;)
+      interpheap::alloc::Free(domain, blocks[i]);
   }
   interpheap::alloc::Free(domain, neighbour);
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(k));

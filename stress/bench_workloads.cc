@@ -25,9 +25,9 @@ using Clock = std::chrono::steady_clock;
 // as its eval loop would every few milliseconds.
 constexpr std::int64_t kBatch = 4096;
 
-const char* const kWorkloads[] = {"churn",        "lifo",  "fifo",
-                                  "stack",        "realloc_grow", "large",
-                                  "threads",      "prodcons", nullptr};
+const char* const kWorkloads[] = {"churn",   "lifo",         "fifo",
+                                  "stack",   "realloc_grow", "large",
+                                  "threads", "prodcons",     nullptr};
 
 // xorshift64*: deterministic, cheap, identical for every allocator.
 class Rng {
@@ -107,7 +107,8 @@ struct alignas(64) Worker {
   bool Check(const void* p, std::size_t size, std::uint64_t t) {
     std::uint64_t head, tail = t;
     std::memcpy(&head, p, 8);
-    if (size >= 16) std::memcpy(&tail, static_cast<const char*>(p) + size - 8, 8);
+    if (size >= 16)
+      std::memcpy(&tail, static_cast<const char*>(p) + size - 8, 8);
     if (head != t || tail != t) {
       ++bad;
       return false;
@@ -571,7 +572,8 @@ int BenchMain(int argc, char** argv, BenchAllocator* allocator,
   if (json) {
     std::printf(
         "{\"allocator\": \"%s\", \"config\": \"%s\", \"workload\": \"%s\", "
-        "\"threads\": %d, \"ops\": %" PRId64 ", \"seconds\": %.6f, "
+        "\"threads\": %d, \"ops\": %" PRId64
+        ", \"seconds\": %.6f, "
         "\"ops_per_sec\": %.1f, \"rss_before_kib\": %" PRId64
         ", \"peak_rss_kib\": %" PRId64 ", \"rss_after_kib\": %" PRId64
         ", \"verified\": %s, \"bad_blocks\": %" PRId64
@@ -581,14 +583,14 @@ int BenchMain(int argc, char** argv, BenchAllocator* allocator,
         result.verified ? "true" : "false", result.bad_blocks,
         allocator->threading);
   } else {
-    std::printf(
-        "%s%s%s %s threads=%d: %" PRId64 " ops in %.3f s = %.2f Mops/s; "
-        "RSS before %" PRId64 " KiB, peak %" PRId64 " KiB, after %" PRId64
-        " KiB; %s\n",
-        allocator->name, config.empty() ? "" : "/", config.c_str(),
-        options.workload.c_str(), threads, result.ops, result.seconds,
-        ops_per_sec / 1e6, rss_before, peak, rss_after,
-        result.verified ? "verified" : "VERIFICATION FAILED");
+    std::printf("%s%s%s %s threads=%d: %" PRId64
+                " ops in %.3f s = %.2f Mops/s; "
+                "RSS before %" PRId64 " KiB, peak %" PRId64
+                " KiB, after %" PRId64 " KiB; %s\n",
+                allocator->name, config.empty() ? "" : "/", config.c_str(),
+                options.workload.c_str(), threads, result.ops, result.seconds,
+                ops_per_sec / 1e6, rss_before, peak, rss_after,
+                result.verified ? "verified" : "VERIFICATION FAILED");
   }
   std::fflush(stdout);
   return result.verified ? 0 : 1;

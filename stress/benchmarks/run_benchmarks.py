@@ -10,8 +10,8 @@ instructions per op for the single-thread workloads (a run with --ops=0 is
 subtracted to remove start-up, fill and tear-down). Writes bench_results.md
 and bench_results.json into --out_dir.
 
-  ./bazelw run -c opt //stress/benchmarks              # ~5 min on 2 cores
-  ./bazelw run -c opt //stress/benchmarks -- --quick   # ~1 min
+  ./bazelw run -c opt //stress/benchmarks              # ~4 min on 2 cores
+  ./bazelw run -c opt //stress/benchmarks -- --quick   # ~30 s
 Standard library only.
 """
 
@@ -264,7 +264,8 @@ def targets(summary):
 def markdown(info, summary, tgts, profiles, args):
     lines = []
     pk = info.get("packages", {})
-    lines.append(f"Machine: {info.get('nproc')} CPUs ({info.get('cpu', '?')}), "
+    lines.append(f"Machine: {info.get('nproc')} CPUs "
+                 f"({info.get('cpu', '?')}), "
                  f"{info.get('ram_gib', '?')} GiB RAM, Linux "
                  f"{info.get('kernel')}, {info.get('date')}, 1-minute load "
                  f"average {info['load_average_1min'][0]} at start and "
@@ -322,8 +323,8 @@ def markdown(info, summary, tgts, profiles, args):
         lines.append("Instructions per op (callgrind inside RunWorkload, "
                      "minus a run with 0 ops; single thread; includes the "
                      "same harness cost for every allocator: RNG, tags, "
-                     "verification; interpheap with its valgrind-only memcheck "
-                     "announcements switched off):")
+                     "verification; interpheap with its valgrind-only "
+                     "memcheck announcements switched off):")
         lines.append("")
         cg_allocs = allocs + [a for a in DEBUG_ALLOCATORS
                               if any(a in per for per in summary.values())]
