@@ -413,15 +413,14 @@ def markdown(info, summary, tgts, profiles, args):
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    default_out = None
-    if os.environ.get("BUILD_WORKSPACE_DIRECTORY"):
-        default_out = os.path.join(os.environ["BUILD_WORKSPACE_DIRECTORY"],
-                                   "stress", "benchmarks", "latest")
+    workspace = os.environ.get("BUILD_WORKSPACE_DIRECTORY")
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--out_dir", default=default_out,
-                   help="where bench_results.{md,json} go (default: the "
-                   "workspace's stress/benchmarks/latest under bazel run)")
+    p.add_argument("--out_dir", default=None,
+                   help="where bench_results.{md,json} go (default under "
+                   "bazel run: the workspace's stress/benchmarks/latest, "
+                   "or stress/benchmarks/quick with --quick, so a quick "
+                   "run never replaces the published results)")
     p.add_argument("--bin_dir", default=os.path.dirname(here),
                    help="directory holding the bench_* binaries")
     p.add_argument("--reps", type=int, default=None,
@@ -448,6 +447,9 @@ def main():
                    help="parallel callgrind runs (timed runs are always one "
                    "at a time)")
     args = p.parse_args()
+    if args.out_dir is None and workspace:
+        args.out_dir = os.path.join(workspace, "stress", "benchmarks",
+                                    "quick" if args.quick else "latest")
     if args.out_dir is None:
         p.error("--out_dir is required outside `bazel run`")
     if args.reps is None:
