@@ -8,13 +8,7 @@
 
 namespace interpheap::alloc {
 
-ArenaMap& ArenaMap::Global() noexcept {
-  // Constructed in static storage on first use and never destroyed, so
-  // frees during static destruction still find their owners.
-  alignas(ArenaMap) static unsigned char storage[sizeof(ArenaMap)];
-  static ArenaMap* const map = new (storage) ArenaMap();
-  return *map;
-}
+ABSL_CONST_INIT internal::ArenaMapStorage internal::arena_map_storage;
 
 ArenaMap::Entry* ArenaMap::EntryLocked(std::uintptr_t address, bool create) {
   if ((address >> kAddressBits) != 0) return nullptr;

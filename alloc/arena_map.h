@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "absl/base/const_init.h"
 #include "absl/base/thread_annotations.h"
 #include "sync/mutex.h"
 
@@ -63,7 +64,11 @@ class ArenaMap {
     Entry entries[kLeafEntries];
   };
 
+  // The process's map: constant-initialized and never destroyed, so it
+  // works before main() and during static destruction.
   static ArenaMap& Global() noexcept;
+
+  constexpr ArenaMap() : mu_(absl::kConstInit) {}
 
   // The heap owning the arena that contains `p`, or nullptr. Reads only the
   // map.
@@ -115,6 +120,20 @@ class ArenaMap {
   std::atomic<Leaf*> root_[kRootEntries] = {};
   std::size_t leaf_count_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+namespace internal {
+// A union member is never destroyed: the map outlives static destructors.
+union ArenaMapStorage {
+  constexpr ArenaMapStorage() : map() {}
+  ~ArenaMapStorage() {}
+  ArenaMap map;
+};
+extern ArenaMapStorage arena_map_storage;
+}  // namespace internal
+
+inline ArenaMap& ArenaMap::Global() noexcept {
+  return internal::arena_map_storage.map;
+}
 
 }  // namespace interpheap::alloc
 

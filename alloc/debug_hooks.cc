@@ -159,18 +159,22 @@ void* RawMalloc(DebugContext* ctx, std::size_t n, bool zeroed) {
   return q + 2 * S;
 }
 
-void RawFree(DebugContext* ctx, void* p) {
-  if (p == nullptr) return;
-  CheckAddress("_PyMem_DebugRawFree", ctx->api_id, p);
+// Frees a block that CheckAddress has accepted.
+void FreeChecked(DebugContext* ctx, void* p) {
   auto* q = static_cast<unsigned char*>(p) - 2 * S;
   const std::size_t n = ReadBigEndian(q);
   std::memset(q, kDeadByte, n + ExtraBytes());
   ctx->wrapped.free(ctx->wrapped.ctx, q);
 }
 
-void* RawRealloc(DebugContext* ctx, void* p, std::size_t n) {
-  if (p == nullptr) return RawMalloc(ctx, n, false);
-  CheckAddress("_PyMem_DebugRawRealloc", ctx->api_id, p);
+void RawFree(DebugContext* ctx, void* p) {
+  if (p == nullptr) return;
+  CheckAddress("_PyMem_DebugRawFree", ctx->api_id, p);
+  FreeChecked(ctx, p);
+}
+
+// Reallocates a block that CheckAddress has accepted.
+void* ReallocChecked(DebugContext* ctx, void* p, std::size_t n) {
   if (n > static_cast<std::size_t>(PTRDIFF_MAX) - ExtraBytes()) return nullptr;
 
   auto* head = static_cast<unsigned char*>(p) - 2 * S;
@@ -227,6 +231,12 @@ void* RawRealloc(DebugContext* ctx, void* p, std::size_t n) {
   return data;
 }
 
+void* RawRealloc(DebugContext* ctx, void* p, std::size_t n) {
+  if (p == nullptr) return RawMalloc(ctx, n, false);
+  CheckAddress("_PyMem_DebugRawRealloc", ctx->api_id, p);
+  return ReallocChecked(ctx, p, n);
+}
+
 DebugContext* Ctx(void* ctx) { return static_cast<DebugContext*>(ctx); }
 
 // Raw hooks: no lock check.
@@ -252,18 +262,17 @@ void* DebugCalloc(void* ctx, std::size_t nelem, std::size_t elsize) {
 }
 void* DebugRealloc(void* ctx, void* p, std::size_t n) {
   CheckLock("_PyMem_DebugRealloc");
-  if (p != nullptr) {
-    CheckAddress("_PyMem_DebugRawRealloc", Ctx(ctx)->api_id, p);
-    CheckOwner("_PyMem_DebugRealloc", p);
-  }
-  return RawRealloc(Ctx(ctx), p, n);
+  if (p == nullptr) return RawMalloc(Ctx(ctx), n, false);
+  CheckAddress("_PyMem_DebugRawRealloc", Ctx(ctx)->api_id, p);
+  CheckOwner("_PyMem_DebugRealloc", p);
+  return ReallocChecked(Ctx(ctx), p, n);
 }
 void DebugFree(void* ctx, void* p) {
   CheckLock("_PyMem_DebugFree");
   if (p == nullptr) return;
   CheckAddress("_PyMem_DebugRawFree", Ctx(ctx)->api_id, p);
   CheckOwner("_PyMem_DebugFree", p);
-  RawFree(Ctx(ctx), p);
+  FreeChecked(Ctx(ctx), p);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ namespace interpheap::alloc::memcheck {
 namespace internal {
 bool active = IH_ASAN;
 bool raw_under_valgrind = false;
+bool checked = IH_ASAN;
 }  // namespace internal
 
 namespace {
@@ -25,11 +26,14 @@ namespace {
 bool on_valgrind = false;
 
 void Detect() {
-  on_valgrind = RUNNING_ON_VALGRIND != 0;
   const char* mode = std::getenv("INTERPHEAP_PYMALLOC_UNDER_VALGRIND");
+  // "native": behave exactly as without valgrind (for instruction counts).
+  on_valgrind = RUNNING_ON_VALGRIND != 0 &&
+                !(mode != nullptr && std::strcmp(mode, "native") == 0);
   internal::raw_under_valgrind =
       on_valgrind && mode != nullptr && std::strcmp(mode, "raw") == 0;
   internal::active = IH_ASAN || (on_valgrind && !internal::raw_under_valgrind);
+  internal::checked = internal::active || internal::raw_under_valgrind;
 }
 
 }  // namespace

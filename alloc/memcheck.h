@@ -19,7 +19,9 @@
 // is one predictable branch on a global flag.
 //
 // INTERPHEAP_PYMALLOC_UNDER_VALGRIND=raw makes pymalloc hand every request
-// to the raw domain under valgrind instead, as CPython does.
+// to the raw domain under valgrind instead, as CPython does;
+// INTERPHEAP_PYMALLOC_UNDER_VALGRIND=native makes it ignore valgrind, which
+// callgrind instruction counts want (memcheck then sees arenas only).
 
 #ifndef INTERPHEAP_ALLOC_MEMCHECK_H_
 #define INTERPHEAP_ALLOC_MEMCHECK_H_
@@ -34,12 +36,16 @@ namespace internal {
 // Set once by Init(): true under valgrind or in an ASan build.
 extern bool active;
 extern bool raw_under_valgrind;
+extern bool checked;  // active || raw_under_valgrind
 }  // namespace internal
 
 // Detects valgrind (idempotent, thread-safe). Called when a heap is made.
 void Init();
 
 inline bool Active() { return ABSL_PREDICT_FALSE(internal::active); }
+
+// True when pymalloc must leave its fast paths (Active() or DeclineToRaw()).
+inline bool Checked() { return ABSL_PREDICT_FALSE(internal::checked); }
 
 // True when pymalloc should decline every request (valgrind + the switch).
 inline bool DeclineToRaw() {

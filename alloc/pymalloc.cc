@@ -55,30 +55,9 @@ std::uint64_t NextHeapSerial() {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
-// Owner-only counter update: the guard serializes writers, so a plain load
-// and store suffice (no read-modify-write); readers load relaxed.
-inline void Bump(std::atomic<std::int64_t>& counter, std::int64_t delta) {
-  counter.store(counter.load(std::memory_order_relaxed) + delta,
-                std::memory_order_relaxed);
-}
 
 constexpr std::size_t kRequestedTableBytes =
     (kArenaSize >> kAlignmentShift) * sizeof(std::uint16_t);
-
-// A free block's link word, opened for valgrind/ASan only while pymalloc
-// reads or writes it (alloc/memcheck.h).
-inline FreeBlock* ReadLink(FreeBlock* block) {
-  if (memcheck::Active()) memcheck::OpenLink(block);
-  FreeBlock* next = block->next;
-  if (memcheck::Active()) memcheck::CloseLink(block);
-  return next;
-}
-
-inline void WriteLink(FreeBlock* block, FreeBlock* next) {
-  if (memcheck::Active()) memcheck::OpenLink(block);
-  block->next = next;
-  if (memcheck::Active()) memcheck::CloseLink(block);
-}
 
 }  // namespace
 
@@ -116,46 +95,29 @@ Heap::~Heap() {
 
 // ---- Allocation ----
 
-void* Heap::Malloc(std::size_t n) {
-  if (ABSL_PREDICT_FALSE(n - 1 >= kSmallRequestThreshold ||
-                         memcheck::DeclineToRaw())) {
+void* Heap::MallocSlow(std::size_t n) {
+  if (n - 1 >= kSmallRequestThreshold || memcheck::DeclineToRaw()) {
     // n == 0 wraps around to SIZE_MAX: both go to the raw domain.
     return RawFallbackMalloc(n);
   }
   const int size_class = SizeClassOf(n);
   PoolHeader* pool = used_pools_[size_class].next;
-  if (ABSL_PREDICT_TRUE(pool != &used_pools_[size_class])) {
-    FreeBlock* block = pool->free_list;
-    ++pool->ref_count;
-    pool->free_list = ReadLink(block);
-    if (ABSL_PREDICT_FALSE(pool->free_list == nullptr)) {
-      if (pool->next_offset <= pool->max_next_offset) {
-        // Carve the next never-used block.
-        auto* fresh = reinterpret_cast<FreeBlock*>(
-            reinterpret_cast<char*>(pool) + pool->next_offset);
-        pool->next_offset += static_cast<std::uint32_t>(BlockSizeOf(size_class));
-        WriteLink(fresh, nullptr);
-        pool->free_list = fresh;
-      } else {
-        // Full: unlink from the used list.
-        pool->prev->next = pool->next;
-        pool->next->prev = pool->prev;
-      }
-    }
-    Bump(blocks_in_pools_, 1);
+  if (pool == &used_pools_[size_class] &&
+      remote_pending_.load(std::memory_order_relaxed) != 0) {
+    // Blocks handed back by other heaps may refill a pool of this class.
+    DrainRemoteFrees();
+    pool = used_pools_[size_class].next;
+  }
+  void* block;
+  if (pool != &used_pools_[size_class]) {
+    // Under the checkers, or refilled by the drain above.
+    block = PopBlock<true>(pool, size_class);
     if (memcheck::Active()) AnnounceAllocated(block, n);
     return block;
   }
-  if (remote_pending_.load(std::memory_order_relaxed) != 0) {
-    // Blocks handed back by other heaps may refill a pool of this class.
-    DrainRemoteFrees();
-    if (used_pools_[size_class].next != &used_pools_[size_class]) {
-      return Malloc(n);
-    }
-  }
-  void* block = AllocateFromNewPool(size_class);
+  block = AllocateFromNewPool(size_class);
   if (block == nullptr) return RawFallbackMalloc(n);
-  Bump(blocks_in_pools_, 1);
+  BumpOwned(blocks_in_pools_, 1);
   if (memcheck::Active()) AnnounceAllocated(block, n);
   return block;
 }
@@ -200,7 +162,7 @@ void Heap::ReleaseArenaMemory(ArenaObject& arena) {
 
 void* Heap::RawFallbackMalloc(std::size_t n) {
   void* p = alloc::Malloc(Domain::kRaw, n);
-  if (p != nullptr) Bump(raw_blocks_, 1);
+  if (p != nullptr) BumpOwned(raw_blocks_, 1);
   return p;
 }
 
@@ -249,7 +211,7 @@ void* Heap::AllocateFromNewPool(int size_class) {
     // It last held this class: its free list is ready, and holds at least
     // the two blocks carved when the pool was first initialized.
     FreeBlock* block = pool->free_list;
-    pool->free_list = ReadLink(block);
+    pool->free_list = ReadLink<true>(block);
     return block;
   }
   const auto block_size = static_cast<std::uint32_t>(BlockSizeOf(size_class));
@@ -258,7 +220,7 @@ void* Heap::AllocateFromNewPool(int size_class) {
   pool->next_offset = static_cast<std::uint32_t>(kPoolOverhead) + 2 * block_size;
   pool->max_next_offset = static_cast<std::uint32_t>(kPoolSize) - block_size;
   pool->free_list = reinterpret_cast<FreeBlock*>(first + block_size);
-  WriteLink(pool->free_list, nullptr);
+  WriteLink<true>(pool->free_list, nullptr);
   return first;
 }
 
@@ -328,7 +290,7 @@ void* Heap::Calloc(std::size_t nelem, std::size_t elsize) {
   const std::size_t n = nelem * elsize;  // the domain checked overflow
   if (n - 1 >= kSmallRequestThreshold) {
     void* p = alloc::Calloc(Domain::kRaw, nelem, elsize);
-    if (p != nullptr) Bump(raw_blocks_, 1);
+    if (p != nullptr) BumpOwned(raw_blocks_, 1);
     return p;
   }
   void* p = Malloc(n);
@@ -338,15 +300,15 @@ void* Heap::Calloc(std::size_t nelem, std::size_t elsize) {
 
 // ---- Free ----
 
-void Heap::Free(void* p) {
+void Heap::FreeSlow(void* p, Heap* owner) {
   if (p == nullptr) return;
-  Heap* owner = ArenaMap::Global().Owner(p);
-  if (ABSL_PREDICT_TRUE(owner == this)) {
+  if (owner == this) {
+    // Here under the checkers only: the fast path took every other case.
     if (memcheck::Active()) {
-      memcheck::BlockFreed(p, BlockSizeOf(static_cast<int>(
-                                  PoolOf(p)->size_class)));
+      memcheck::BlockFreed(
+          p, BlockSizeOf(static_cast<int>(PoolOf(p)->size_class)));
     }
-    FreeLocal(p);
+    PushBlock<true>(p);
     return;
   }
   if (owner != nullptr) {
@@ -354,29 +316,7 @@ void Heap::Free(void* p) {
     return;
   }
   alloc::Free(Domain::kRaw, p);
-  Bump(raw_blocks_, -1);
-}
-
-void Heap::FreeLocal(void* p) {
-  PoolHeader* pool = PoolOf(p);
-  auto* block = static_cast<FreeBlock*>(p);
-  FreeBlock* last_free = pool->free_list;
-  WriteLink(block, last_free);
-  pool->free_list = block;
-  --pool->ref_count;
-  Bump(blocks_in_pools_, -1);
-  if (ABSL_PREDICT_FALSE(last_free == nullptr)) {
-    // It was full: back at the front of its class list.
-    PoolHeader& sentinel = used_pools_[pool->size_class];
-    pool->next = sentinel.next;
-    pool->prev = &sentinel;
-    sentinel.next->prev = pool;
-    sentinel.next = pool;
-    // A pool of 31+ blocks cannot go from full to empty in one free.
-    return;
-  }
-  if (ABSL_PREDICT_TRUE(pool->ref_count != 0)) return;
-  PoolBecameEmpty(pool);
+  BumpOwned(raw_blocks_, -1);
 }
 
 void Heap::PoolBecameEmpty(PoolHeader* pool) {
@@ -452,7 +392,7 @@ void Heap::PushRemoteFree(void* p) {
   }
   FreeBlock* head = remote_free_head_.load(std::memory_order_relaxed);
   do {
-    WriteLink(block, head);
+    WriteLink<true>(block, head);
   } while (!remote_free_head_.compare_exchange_weak(
       head, block, std::memory_order_release, std::memory_order_relaxed));
   remote_pending_.fetch_add(1, std::memory_order_relaxed);
@@ -464,8 +404,8 @@ void Heap::DrainRemoteFrees() {
       remote_free_head_.exchange(nullptr, std::memory_order_acquire);
   std::int64_t drained = 0;
   while (block != nullptr) {
-    FreeBlock* next = ReadLink(block);
-    FreeLocal(block);
+    FreeBlock* next = ReadLink<true>(block);
+    PushBlock<true>(block);
     block = next;
     ++drained;
   }
@@ -513,7 +453,7 @@ void* Heap::Realloc(void* p, std::size_t n) {
   std::memcpy(moved, p, keep);
   if (owner == this) {
     if (memcheck::Active()) memcheck::BlockFreed(p, block_size);
-    FreeLocal(p);
+    PushBlock<true>(p);
   } else {
     owner->PushRemoteFree(p);
   }

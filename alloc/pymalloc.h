@@ -66,11 +66,13 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/base/optimization.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "alloc/allocator.h"
 #include "alloc/arena_allocator.h"
 #include "alloc/arena_map.h"
+#include "alloc/memcheck.h"
 #include "sync/mutex.h"
 
 namespace interpheap::alloc {
@@ -181,11 +183,13 @@ class Heap {
   // raw blocks). A block of another heap is handed back to it (remote free)
   // and never reaches the raw domain. Realloc keeps the block when the new
   // size stays in its class and above 3/4 of it.
-  void* Malloc(std::size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline void* Malloc(std::size_t n)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   void* Calloc(std::size_t nelem, std::size_t elsize)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   void* Realloc(void* p, std::size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
-  void Free(void* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Free(void* p)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // Blocks allocated through this heap and not freed: pool blocks plus raw
   // fallback blocks. Drains the remote-free list first. Pool blocks are
@@ -234,10 +238,54 @@ class Heap {
   void PushRemoteFree(void* p);
 
  private:
+  // Everything Malloc's and Free's inline fast paths leave out: sizes for
+  // the raw domain, full or empty pools, new pools and arenas, blocks of
+  // other heaps, and the checkers' bookkeeping (alloc/memcheck.h).
+  ABSL_ATTRIBUTE_NOINLINE void* MallocSlow(std::size_t n)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // `owner` is ArenaMap's answer for p: this heap (under the checkers),
+  // another heap, or nullptr.
+  ABSL_ATTRIBUTE_NOINLINE void FreeSlow(void* p, Heap* owner)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+
+  // Takes a block from `pool`, a used pool of `size_class`: carves the next
+  // block when the free list runs out, unlinks the pool when it is full.
+  // kChecked: the checkers (alloc/memcheck.h) are watching; the fast paths
+  // use the unchecked instance, everything else the checked one.
+  template <bool kChecked>
+  void* PopBlock(PoolHeader* pool, int size_class)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Gives `p`, one of this heap's pool blocks, back to its pool: a full
+  // pool goes back to the front of its class list, an emptied one to its
+  // arena (PoolBecameEmpty).
+  template <bool kChecked>
+  void PushBlock(void* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // A free block's link word, opened for the checkers only while pymalloc
+  // reads or writes it.
+  template <bool kChecked>
+  static FreeBlock* ReadLink(FreeBlock* block) {
+    if (kChecked && memcheck::Active()) memcheck::OpenLink(block);
+    FreeBlock* next = block->next;
+    if (kChecked && memcheck::Active()) memcheck::CloseLink(block);
+    return next;
+  }
+  template <bool kChecked>
+  static void WriteLink(FreeBlock* block, FreeBlock* next) {
+    if (kChecked && memcheck::Active()) memcheck::OpenLink(block);
+    block->next = next;
+    if (kChecked && memcheck::Active()) memcheck::CloseLink(block);
+  }
+  // Owner-only counter update: the guard serializes writers, so a plain
+  // load and store suffice (no read-modify-write); readers load relaxed.
+  static void BumpOwned(std::atomic<std::int64_t>& counter,
+                        std::int64_t delta) {
+    counter.store(counter.load(std::memory_order_relaxed) + delta,
+                  std::memory_order_relaxed);
+  }
+
   void* AllocateFromNewPool(int size_class)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   ArenaObject* NewArena() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
-  void FreeLocal(void* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   void PoolBecameEmpty(PoolHeader* pool)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   void* RawFallbackMalloc(std::size_t n)
@@ -284,6 +332,76 @@ class Heap {
   std::atomic<std::int64_t> remote_pending_{0};
   std::atomic<std::int64_t> remote_frees_{0};
 };
+
+// The common paths, inline so that the allocator entry points hold them:
+// a block from a used pool, a block back into its pool. New pools and
+// arenas, the raw domain, other heaps' blocks and emptied pools are the
+// out-of-line slow paths'.
+template <bool kChecked>
+inline void* Heap::PopBlock(PoolHeader* pool, int size_class) {
+  FreeBlock* block = pool->free_list;
+  ++pool->ref_count;
+  FreeBlock* next = ReadLink<kChecked>(block);
+  if (ABSL_PREDICT_FALSE(next == nullptr)) {
+    if (pool->next_offset <= pool->max_next_offset) {
+      // Carve the next never-used block.
+      next = reinterpret_cast<FreeBlock*>(reinterpret_cast<char*>(pool) +
+                                          pool->next_offset);
+      pool->next_offset += static_cast<std::uint32_t>(BlockSizeOf(size_class));
+      WriteLink<kChecked>(next, nullptr);
+    } else {
+      // Full: unlink from the used list.
+      pool->prev->next = pool->next;
+      pool->next->prev = pool->prev;
+    }
+  }
+  pool->free_list = next;
+  BumpOwned(blocks_in_pools_, 1);
+  return block;
+}
+
+inline void* Heap::Malloc(std::size_t n) {
+  if (ABSL_PREDICT_TRUE(n - 1 < kSmallRequestThreshold &&
+                        !memcheck::Checked())) {
+    const int size_class = SizeClassOf(n);
+    PoolHeader* pool = used_pools_[size_class].next;
+    if (ABSL_PREDICT_TRUE(pool != &used_pools_[size_class])) {
+      return PopBlock<false>(pool, size_class);
+    }
+  }
+  return MallocSlow(n);
+}
+
+template <bool kChecked>
+inline void Heap::PushBlock(void* p) {
+  PoolHeader* pool = PoolOf(p);
+  auto* block = static_cast<FreeBlock*>(p);
+  FreeBlock* last_free = pool->free_list;
+  WriteLink<kChecked>(block, last_free);
+  pool->free_list = block;
+  --pool->ref_count;
+  BumpOwned(blocks_in_pools_, -1);
+  if (ABSL_PREDICT_FALSE(last_free == nullptr)) {
+    // It was full: back at the front of its class list. (A pool of 31 or
+    // more blocks cannot go from full to empty in one free.)
+    PoolHeader& sentinel = used_pools_[pool->size_class];
+    pool->next = sentinel.next;
+    pool->prev = &sentinel;
+    sentinel.next->prev = pool;
+    sentinel.next = pool;
+    return;
+  }
+  if (ABSL_PREDICT_FALSE(pool->ref_count == 0)) PoolBecameEmpty(pool);
+}
+
+inline void Heap::Free(void* p) {
+  Heap* owner = ArenaMap::Global().Owner(p);  // nullptr for nullptr
+  if (ABSL_PREDICT_TRUE(owner == this && !memcheck::Checked())) {
+    PushBlock<false>(p);
+    return;
+  }
+  FreeSlow(p, owner);
+}
 
 // The calling thread's heap, set by interp's attach/detach; nullptr when
 // the thread is not attached.

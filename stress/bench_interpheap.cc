@@ -25,18 +25,6 @@ using interpheap::interp::Interpreter;
 using interpheap::interp::Runtime;
 using interpheap::interp::ThreadState;
 
-// Under valgrind, pymalloc announces every block to memcheck
-// (alloc/memcheck.h), work that never runs natively. For callgrind's
-// instruction counts the runner sets INTERPHEAP_BENCH_NATIVE_UNDER_VALGRIND=1
-// and Setup turns the announcements off after the runtime detected valgrind,
-// so the count is the native path's. alloc/ exposes no switch for this;
-// the flag is declared here for the benchmark only.
-}  // namespace
-namespace interpheap::alloc::memcheck::internal {
-extern bool active;
-}  // namespace interpheap::alloc::memcheck::internal
-namespace {
-
 // Written by Setup before any worker starts, read-only afterwards.
 std::vector<Interpreter*>* interpreters = nullptr;
 
@@ -76,11 +64,6 @@ bool Setup(const std::string& config, int threads, const std::string& workload,
   if (absl::Status s = runtime.Initialize(); !s.ok()) {
     *error = std::string(s.message());
     return false;
-  }
-  const char* native = std::getenv("INTERPHEAP_BENCH_NATIVE_UNDER_VALGRIND");
-  if (native != nullptr && native[0] == '1') {
-    // Valgrind was detected when the main heap was made (once per process).
-    interpheap::alloc::memcheck::internal::active = false;
   }
   interpreters = new std::vector<Interpreter*>{runtime.main_interpreter()};
   for (int i = 1; i < threads; ++i) {

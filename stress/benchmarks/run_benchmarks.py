@@ -105,8 +105,8 @@ def run_once(bin_dir, allocator, workload_key, ops):
 
 # Under valgrind, interpheap's pymalloc announces every block to memcheck
 # (alloc/memcheck.h: client requests, and the requested-size table, reached
-# only when memcheck::Active()). bench_interpheap turns that off under
-# INTERPHEAP_BENCH_NATIVE_UNDER_VALGRIND=1; should any of it still run, the
+# only when memcheck::Active()). INTERPHEAP_PYMALLOC_UNDER_VALGRIND=native
+# turns that off; should any of it still run, the
 # self cost of these functions is subtracted (reported separately).
 VALGRIND_ONLY = ("interpheap::alloc::memcheck::",
                  "interpheap::alloc::Heap::AnnounceAllocated(",
@@ -123,8 +123,8 @@ def callgrind(bin_dir, allocator, workload_key, ops, out_file):
     cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}",
            "--toggle-collect=interpheap::bench::RunWorkload(*)"]
     cmd += command(bin_dir, allocator, workload_key, ops)
-    # bench_interpheap: count the native path, not memcheck's (see there).
-    env = dict(os.environ, INTERPHEAP_BENCH_NATIVE_UNDER_VALGRIND="1")
+    # interpheap: count the native path, not memcheck's (alloc/memcheck.h).
+    env = dict(os.environ, INTERPHEAP_PYMALLOC_UNDER_VALGRIND="native")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
                           env=env)
     match = re.search(r"Collected\s*:\s*(\d+)", proc.stderr)
