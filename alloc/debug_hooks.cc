@@ -44,16 +44,22 @@ std::atomic<LockHeldPredicate> lock_held{&DefaultLockHeld};
 std::size_t ExtraBytes() { return serial_numbers.load() ? 4 * S : 3 * S; }
 
 void WriteBigEndian(unsigned char* at, std::size_t value) {
-  for (int i = static_cast<int>(S) - 1; i >= 0; --i) {
-    at[i] = static_cast<unsigned char>(value & 0xFF);
-    value >>= 8;
-  }
+  const std::uint64_t big = __builtin_bswap64(value);
+  std::memcpy(at, &big, S);
 }
 
 std::size_t ReadBigEndian(const unsigned char* at) {
-  std::size_t value = 0;
-  for (std::size_t i = 0; i < S; ++i) value = (value << 8) | at[i];
-  return value;
+  std::uint64_t big;
+  std::memcpy(&big, at, S);
+  return __builtin_bswap64(big);
+}
+
+constexpr std::uint64_t kForbiddenWord = 0xFDFDFDFDFDFDFDFDull;
+
+std::uint64_t LoadWord(const unsigned char* at) {
+  std::uint64_t word;
+  std::memcpy(&word, at, S);
+  return word;
 }
 
 // Writes header, pads and (optionally) serial around p[0:n].
@@ -99,6 +105,16 @@ class DumpWriter {
 // CPython's _PyMem_DebugCheckAddress: API id, leading pads, trailing pads.
 void CheckAddress(const char* function, char api_id, const void* p) {
   const auto* q = static_cast<const unsigned char*>(p);
+  // The common case in three word compares: the id byte and the 7 leading
+  // pads, then the 8 trailing pads. Any difference is examined byte by
+  // byte below, in CPython's order, to report it exactly.
+  const std::uint64_t id_and_pads = LoadWord(q - S);
+  if (ABSL_PREDICT_TRUE(
+          id_and_pads == ((kForbiddenWord << 8) |
+                          static_cast<unsigned char>(api_id)) &&
+          LoadWord(q + ReadBigEndian(q - 2 * S)) == kForbiddenWord)) {
+    return;
+  }
   const char id = static_cast<char>(q[-static_cast<std::ptrdiff_t>(S)]);
   if (id != api_id) {
     char message[96];
@@ -136,7 +152,8 @@ void CheckOwner(const char* function, const void* p) {
   const void* q = static_cast<const unsigned char*>(p) - 2 * S;
   const Heap* owner = ArenaMap::Global().Owner(q);
   const Heap* current = CurrentHeap();
-  if (owner != nullptr && current != nullptr && owner != current) {
+  if (ABSL_PREDICT_FALSE(owner != nullptr && current != nullptr &&
+                         owner != current)) {
     char message[160];
     std::snprintf(message, sizeof(message),
                   "cross-interpreter free: the block was allocated by "

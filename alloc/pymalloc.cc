@@ -19,7 +19,6 @@
 namespace interpheap::alloc {
 namespace {
 
-ABSL_CONST_INIT thread_local Heap* current_heap = nullptr;
 
 // Live heaps, for global counts.
 ABSL_CONST_INIT sync::Mutex registry_mu(absl::kConstInit);
@@ -69,8 +68,9 @@ bool MallocStatsRequested() {
   return requested;
 }
 
-Heap* CurrentHeap() noexcept { return current_heap; }
-void SetCurrentHeap(Heap* heap) noexcept { current_heap = heap; }
+namespace internal {
+__thread Heap* current_heap = nullptr;
+}  // namespace internal
 
 Heap::Heap(sync::Mutex* guard, std::int64_t owner_id)
     : guard_(guard), owner_id_(owner_id), serial_(NextHeapSerial()) {
@@ -619,7 +619,7 @@ absl::Status Heap::Validate() const {
 namespace {
 
 Heap* RequireHeap(const char* function) {
-  Heap* heap = current_heap;
+  Heap* heap = internal::current_heap;
   if (ABSL_PREDICT_FALSE(heap == nullptr)) {
     FatalError(function,
                "the mem/obj allocator was called by a thread that is not "

@@ -405,8 +405,15 @@ inline void Heap::Free(void* p) {
 
 // The calling thread's heap, set by interp's attach/detach; nullptr when
 // the thread is not attached.
-Heap* CurrentHeap() noexcept;
-void SetCurrentHeap(Heap* heap) noexcept;
+namespace internal {
+// GNU __thread rather than thread_local: a constant-initialized pointer
+// needs no TLS wrapper call, so the accessors inline everywhere.
+extern __thread Heap* current_heap;
+}  // namespace internal
+inline Heap* CurrentHeap() noexcept { return internal::current_heap; }
+inline void SetCurrentHeap(Heap* heap) noexcept {
+  internal::current_heap = heap;
+}
 
 // The pymalloc allocator of the mem and obj domains: works on the calling
 // thread's current heap. A call without a current heap is a fatal error.
