@@ -1,7 +1,9 @@
 // alloc/arena_allocator.h: where pymalloc's 1 MiB arenas come from.
 //
 // One process-wide arena allocator serves every heap: anonymous private
-// mmap/munmap by default. It may be replaced only in the replace window
+// mmap/munmap by default, each arena aligned to the arena size (one chunk of
+// the ownership map, 64 usable pools). Other allocators may return any
+// address; pymalloc handles unaligned arenas too (63 pools). It may be replaced only in the replace window
 // (interp/runtime.h checks the state); arenas are always returned through
 // the allocator that gave them, because each heap records it per arena.
 

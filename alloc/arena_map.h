@@ -81,14 +81,19 @@ class ArenaMap {
     if (leaf == nullptr) return nullptr;
     const Entry& entry = leaf->entries[(address >> kArenaBits) &
                                        (kLeafEntries - 1)];
+    const std::int32_t starts_at =
+        entry.starts_at.load(std::memory_order_acquire);
+    if (starts_at == kAligned) {
+      // An aligned arena fills the whole chunk (the default arena
+      // allocator's case): one entry, one compare.
+      return entry.starts_owner.load(std::memory_order_relaxed);
+    }
     const auto offset =
         static_cast<std::int32_t>(address & (kArenaSize - 1));
     if (offset < entry.ends_before.load(std::memory_order_acquire)) {
       return entry.ends_owner.load(std::memory_order_relaxed);
     }
-    const std::int32_t starts_at =
-        entry.starts_at.load(std::memory_order_acquire);
-    if (starts_at != 0 && offset >= (starts_at == kAligned ? 0 : starts_at)) {
+    if (starts_at != 0 && offset >= starts_at) {
       return entry.starts_owner.load(std::memory_order_relaxed);
     }
     return nullptr;
