@@ -53,9 +53,10 @@ class Runtime {
 
   // kUninitialized or kFinalized -> kPreInitialized: applies the named
   // configuration (see RuntimeConfig). InvalidArgument for an unknown name
-  // (the message lists the valid ones), Unimplemented for a configuration
-  // that has not landed. Every domain starts without hooks: hooks left
-  // from a previous cycle are dropped.
+  // (the message lists the valid ones), FailedPrecondition when mimalloc
+  // cannot be loaded. Every domain starts without hooks other than a
+  // *_debug configuration's debug hooks: hooks left from a previous cycle
+  // are dropped.
   absl::Status PreInitialize(const RuntimeConfig& config = {})
       ABSL_LOCKS_EXCLUDED(mu_);
 
