@@ -261,6 +261,16 @@ def targets(summary):
     return out
 
 
+def table_head(columns):
+    """A Markdown table's header and separator: workload, then `columns`."""
+    return ["| workload | " + " | ".join(columns) + " |",
+            "|---|" + "---|" * len(columns)]
+
+
+def table_row(label, cells):
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+
 def markdown(info, summary, tgts, profiles, args):
     lines = []
     pk = info.get("packages", {})
@@ -284,8 +294,7 @@ def markdown(info, summary, tgts, profiles, args):
                  "allocation and its free; threads and prodcons count every "
                  "thread's ops):")
     lines.append("")
-    lines.append("| workload | " + " | ".join(allocs) + " |")
-    lines.append("|---|" + "---|" * len(allocs))
+    lines += table_head(allocs)
     for w in ws:
         cells = []
         for a in allocs:
@@ -299,14 +308,13 @@ def markdown(info, summary, tgts, profiles, args):
             if not s["verified"]:
                 cell += " **UNVERIFIED**"
             cells.append(cell)
-        lines.append(f"| {w} | " + " | ".join(cells) + " |")
+        lines.append(table_row(w, cells))
     lines.append("")
 
     lines.append("Ratios of medians, vs glibc / vs CPython obmalloc "
                  "(higher is faster):")
     lines.append("")
-    lines.append("| workload | " + " | ".join(allocs) + " |")
-    lines.append("|---|" + "---|" * len(allocs))
+    lines += table_head(allocs)
     for w in ws:
         cells = []
         for a in allocs:
@@ -315,7 +323,7 @@ def markdown(info, summary, tgts, profiles, args):
                 cells.append("")
                 continue
             cells.append(f"{s['vs_glibc']:.2f} / {s['vs_cpython']:.2f}")
-        lines.append(f"| {w} | " + " | ".join(cells) + " |")
+        lines.append(table_row(w, cells))
     lines.append("")
 
     if any("instructions_per_op" in s for per in summary.values()
@@ -328,8 +336,7 @@ def markdown(info, summary, tgts, profiles, args):
         lines.append("")
         cg_allocs = allocs + [a for a in DEBUG_ALLOCATORS
                               if any(a in per for per in summary.values())]
-        lines.append("| workload | " + " | ".join(cg_allocs) + " |")
-        lines.append("|---|" + "---|" * len(cg_allocs))
+        lines += table_head(cg_allocs)
         for w in ws:
             if not any("instructions_per_op" in s
                        for s in summary[w].values()):
@@ -339,14 +346,13 @@ def markdown(info, summary, tgts, profiles, args):
                 s = summary[w].get(a, {})
                 v = s.get("instructions_per_op")
                 cells.append(f"{v:.0f}" if v is not None else "")
-            lines.append(f"| {w} | " + " | ".join(cells) + " |")
+            lines.append(table_row(w, cells))
         lines.append("")
 
     lines.append("Memory, MiB: start-up RSS / peak RSS (VmHWM) / RSS after "
                  "the workload freed everything (medians):")
     lines.append("")
-    lines.append("| workload | " + " | ".join(allocs) + " |")
-    lines.append("|---|" + "---|" * len(allocs))
+    lines += table_head(allocs)
     for w in ws:
         cells = []
         for a in allocs:
@@ -357,7 +363,7 @@ def markdown(info, summary, tgts, profiles, args):
             cells.append(f"{s['median_rss_before_kib'] / 1024:.1f} / "
                          f"{s['median_peak_rss_kib'] / 1024:.1f} / "
                          f"{s['median_rss_after_kib'] / 1024:.1f}")
-        lines.append(f"| {w} | " + " | ".join(cells) + " |")
+        lines.append(table_row(w, cells))
     lines.append("")
 
     dbg = [w for w in DEBUG_WORKLOADS if w in summary and
