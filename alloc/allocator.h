@@ -49,7 +49,7 @@ typedef struct ih_arena_allocator {
 } ih_arena_allocator_t;
 
 #ifdef __cplusplus
-}  /* extern "C" */
+} /* extern "C" */
 #endif
 
-#endif  /* INTERPHEAP_ALLOC_ALLOCATOR_H_ */
+#endif /* INTERPHEAP_ALLOC_ALLOCATOR_H_ */

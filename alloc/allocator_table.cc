@@ -57,8 +57,8 @@ absl::Status LayersFull(const char* what) {
 const AllocatorLayer* AllocatorTable::InternLocked(
     const Allocator& allocator, const AllocatorLayer* below) {
   for (int i = 0; i < layers_used_; ++i) {
-    if (layers_[i].below == below && SameAllocator(layers_[i].allocator,
-                                                   allocator)) {
+    if (layers_[i].below == below &&
+        SameAllocator(layers_[i].allocator, allocator)) {
       return &layers_[i];
     }
   }

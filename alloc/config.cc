@@ -3,9 +3,9 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
-#include "alloc/debug_hooks.h"
-#include "alloc/mimalloc_allocator.h"
-#include "alloc/pymalloc.h"
+#include "alloc/external/mimalloc_allocator.h"
+#include "alloc/hooks/debug_hooks.h"
+#include "alloc/pymalloc/pymalloc.h"
 #include "alloc/raw_allocator.h"
 
 namespace interpheap::alloc {
@@ -62,8 +62,8 @@ absl::StatusOr<std::array<Allocator, kDomainCount>> BaseAllocators(
     case NamedConfig::kMimallocDebug:
       return BaseAllocators(NamedConfig::kMimalloc);
     case NamedConfig::kMalloc:
-      return std::array<Allocator, kDomainCount>{
-          kLibcAllocator, kLibcAllocator, kLibcAllocator};
+      return std::array<Allocator, kDomainCount>{kLibcAllocator, kLibcAllocator,
+                                                 kLibcAllocator};
     case NamedConfig::kDefault:
     case NamedConfig::kPymalloc:
       return std::array<Allocator, kDomainCount>{
@@ -77,8 +77,7 @@ absl::StatusOr<std::array<Allocator, kDomainCount>> BaseAllocators(
 }
 
 bool HasDebugHooks(NamedConfig config) {
-  return config == NamedConfig::kDebug ||
-         config == NamedConfig::kMallocDebug ||
+  return config == NamedConfig::kDebug || config == NamedConfig::kMallocDebug ||
          config == NamedConfig::kPymallocDebug ||
          config == NamedConfig::kMimallocDebug;
 }
@@ -89,7 +88,8 @@ std::optional<NamedConfig> MatchTriple(const Allocator& raw,
                                        const Allocator& mem,
                                        const Allocator& obj) {
   if (!SameAllocator(raw, kLibcAllocator)) return std::nullopt;
-  if (SameAllocator(mem, kLibcAllocator) && SameAllocator(obj, kLibcAllocator)) {
+  if (SameAllocator(mem, kLibcAllocator) &&
+      SameAllocator(obj, kLibcAllocator)) {
     return NamedConfig::kMalloc;
   }
   if (SameAllocator(mem, kPymallocAllocator) &&
@@ -116,8 +116,8 @@ std::optional<NamedConfig> CurrentNamedConfig(const AllocatorTable& table) {
     if (raw_below == nullptr || mem_below == nullptr || obj_below == nullptr) {
       return std::nullopt;
     }
-    switch (MatchTriple(*raw_below, *mem_below, *obj_below).value_or(
-        NamedConfig::kDefault)) {
+    switch (MatchTriple(*raw_below, *mem_below, *obj_below)
+                .value_or(NamedConfig::kDefault)) {
       case NamedConfig::kMalloc:
         return NamedConfig::kMallocDebug;
       case NamedConfig::kPymalloc:

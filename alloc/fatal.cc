@@ -35,9 +35,9 @@ void WriteFully(int fd, const char* text) noexcept {
 }
 
 FatalHandler SetFatalHandler(FatalHandler new_handler) noexcept {
-  return handler.exchange(new_handler == nullptr ? &DefaultHandler
-                                                 : new_handler,
-                          std::memory_order_acq_rel);
+  return handler.exchange(
+      new_handler == nullptr ? &DefaultHandler : new_handler,
+      std::memory_order_acq_rel);
 }
 
 void FatalError(const char* function, const char* message) {

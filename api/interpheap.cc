@@ -10,11 +10,11 @@
 
 #include "absl/status/status.h"
 #include "alloc/config.h"
-#include "alloc/debug_hooks.h"
 #include "alloc/domain.h"
 #include "alloc/fatal.h"
-#include "alloc/tracemalloc.h"
-#include "alloc/stats.h"
+#include "alloc/hooks/debug_hooks.h"
+#include "alloc/hooks/tracemalloc.h"
+#include "alloc/pymalloc/stats.h"
 #include "interp/runtime.h"
 #include "interp/thread_state.h"
 
@@ -110,8 +110,7 @@ const char* ih_runtime_state_name(ih_runtime_state_t state) {
       static_cast<interpheap::interp::RuntimeState>(state));
 }
 
-int ih_runtime_pre_initialize(const char* allocator_name,
-                              ih_status_t* status) {
+int ih_runtime_pre_initialize(const char* allocator_name, ih_status_t* status) {
   interpheap::interp::RuntimeConfig config;
   if (allocator_name != nullptr) config.allocator = allocator_name;
   return Report(Runtime::Get().PreInitialize(config), status);
@@ -156,8 +155,8 @@ int ih_wrap_allocator(ih_domain_t domain, const ih_allocator_t* hook,
                       ih_allocator_t* previous, ih_status_t* status) {
   if (!ValidDomain(domain)) return Report(BadDomain(domain), status);
   if (hook == nullptr) return Report(NullArgument("hook"), status);
-  return Report(Runtime::Get().WrapAllocator(static_cast<Domain>(domain),
-                                             *hook, previous),
+  return Report(Runtime::Get().WrapAllocator(static_cast<Domain>(domain), *hook,
+                                             previous),
                 status);
 }
 
@@ -234,8 +233,8 @@ bool CallCLockHeld() { return c_lock_held.load()() != 0; }
 
 void ih_set_lock_held_predicate(ih_lock_held_predicate_t predicate) {
   c_lock_held.store(predicate);
-  interpheap::alloc::SetLockHeldPredicate(predicate == nullptr ? nullptr
-                                                               : &CallCLockHeld);
+  interpheap::alloc::SetLockHeldPredicate(
+      predicate == nullptr ? nullptr : &CallCLockHeld);
 }
 
 int ih_tracemalloc_start(int nframe, ih_status_t* status) {

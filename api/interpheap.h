@@ -33,8 +33,8 @@ typedef enum ih_code {
 } ih_code_t;
 
 typedef struct ih_status {
-  int code;           /* an ih_code_t */
-  char message[512];  /* NUL-terminated; "" when code is IH_OK */
+  int code;          /* an ih_code_t */
+  char message[512]; /* NUL-terminated; "" when code is IH_OK */
 } ih_status_t;
 
 /* ---- Data plane ---- */

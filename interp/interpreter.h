@@ -13,7 +13,7 @@
 #include <cstdint>
 
 #include "absl/base/thread_annotations.h"
-#include "alloc/pymalloc.h"
+#include "alloc/pymalloc/pymalloc.h"
 #include "sync/mutex.h"
 
 namespace interpheap::interp {

@@ -7,9 +7,9 @@
 #include "absl/strings/str_format.h"
 #include "alloc/config.h"
 #include "alloc/fatal.h"
-#include "alloc/fault_injection.h"
-#include "alloc/tracemalloc.h"
-#include "alloc/stats.h"
+#include "alloc/hooks/fault_injection.h"
+#include "alloc/hooks/tracemalloc.h"
+#include "alloc/pymalloc/stats.h"
 #include "interp/thread_state.h"
 #include "sync/mutex_lock.h"
 
@@ -74,7 +74,8 @@ std::array<T, alloc::kDomainCount> PerDomain(T (*make)(alloc::Domain)) {
 bool NoMemoryInstalled() {
   return AllocatorTable::Global().AnyLayer(
       alloc::Domain::kRaw, [](const alloc::Allocator& a) {
-        return alloc::SameAllocator(a, alloc::NoMemoryHook(alloc::Domain::kRaw));
+        return alloc::SameAllocator(a,
+                                    alloc::NoMemoryHook(alloc::Domain::kRaw));
       });
 }
 
@@ -154,8 +155,7 @@ absl::Status Runtime::WrapAllLocked(const HookSet& hooks,
   return absl::OkStatus();
 }
 
-absl::Status Runtime::UnwrapAllLocked(const HookSet& hooks,
-                                      const char* what) {
+absl::Status Runtime::UnwrapAllLocked(const HookSet& hooks, const char* what) {
   AllocatorTable& table = AllocatorTable::Global();
   for (int i = 0; i < alloc::kDomainCount; ++i) {
     const auto domain = static_cast<alloc::Domain>(i);
@@ -182,9 +182,9 @@ absl::Status Runtime::PreInitialize(const RuntimeConfig& config) {
     }
     if (absl::Status s = ApplyConfigurationLocked(name); !s.ok()) {
       if (name == config.allocator) return s;
-      return absl::Status(s.code(), absl::StrFormat("%s: %s",
-                                                    alloc::kConfigEnvVar,
-                                                    s.message()));
+      return absl::Status(
+          s.code(),
+          absl::StrFormat("%s: %s", alloc::kConfigEnvVar, s.message()));
     }
     return absl::OkStatus();
   });
@@ -272,8 +272,8 @@ absl::Status Runtime::SetupDebugHooks(const alloc::DebugHookOptions& options) {
     for (alloc::Domain domain : alloc::kAllDomains) {
       any_installed |= table.AnyLayer(domain, &alloc::IsDebugHook);
     }
-    if (any_installed && alloc::GetDebugHookOptions().serial_numbers !=
-                             options.serial_numbers) {
+    if (any_installed &&
+        alloc::GetDebugHookOptions().serial_numbers != options.serial_numbers) {
       return absl::FailedPreconditionError(
           "setup debug hooks refused: serial numbers cannot be switched while "
           "debug hooks are installed (blocks would change layout)");
@@ -319,8 +319,9 @@ absl::Status Runtime::StartTracemalloc(int nframe) {
   return Transition(RuntimeOp::kWrapAllocator, [&]() -> absl::Status {
     mu_.AssumeHeld();
     if (alloc::IsTracing()) return absl::OkStatus();
-    if (absl::Status s = WrapAllLocked(PerDomain(&alloc::TracemallocHook),
-                                       PerDomain(&alloc::TracemallocHookPrevious));
+    if (absl::Status s =
+            WrapAllLocked(PerDomain(&alloc::TracemallocHook),
+                          PerDomain(&alloc::TracemallocHookPrevious));
         !s.ok()) {
       return s;
     }
@@ -353,8 +354,9 @@ absl::Status Runtime::SetNoMemory(std::int64_t start, std::int64_t stop) {
     mu_.AssumeHeld();
     alloc::SetNoMemoryWindow(start, stop);
     if (!NoMemoryInstalled()) {
-      if (absl::Status s = WrapAllLocked(PerDomain(&alloc::NoMemoryHook),
-                                         PerDomain(&alloc::NoMemoryHookPrevious));
+      if (absl::Status s =
+              WrapAllLocked(PerDomain(&alloc::NoMemoryHook),
+                            PerDomain(&alloc::NoMemoryHookPrevious));
           !s.ok()) {
         return s;
       }
@@ -408,8 +410,7 @@ absl::Status Runtime::DestroyInterpreter(Interpreter* interp) {
   absl::Status status =
       Transition(RuntimeOp::kDestroyInterpreter, [&]() -> absl::Status {
         mu_.AssumeHeld();
-        auto it =
-            std::find(interpreters_.begin(), interpreters_.end(), interp);
+        auto it = std::find(interpreters_.begin(), interpreters_.end(), interp);
         if (interp == nullptr || it == interpreters_.end()) {
           return absl::NotFoundError(
               "destroy interpreter refused: not a live interpreter of this "

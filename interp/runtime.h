@@ -20,9 +20,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "alloc/allocator_table.h"
-#include "alloc/arena_allocator.h"
-#include "alloc/debug_hooks.h"
-#include "alloc/pymalloc.h"
+#include "alloc/hooks/debug_hooks.h"
+#include "alloc/pymalloc/arena_allocator.h"
+#include "alloc/pymalloc/pymalloc.h"
 #include "interp/interpreter.h"
 #include "interp/runtime_state.h"
 #include "sync/mutex.h"
@@ -47,9 +47,7 @@ class Runtime {
   Runtime& operator=(const Runtime&) = delete;
 
   // Lock-free read of the current state.
-  RuntimeState state() const {
-    return state_.load(std::memory_order_acquire);
-  }
+  RuntimeState state() const { return state_.load(std::memory_order_acquire); }
 
   // kUninitialized or kFinalized -> kPreInitialized: applies the named
   // configuration (see RuntimeConfig). InvalidArgument for an unknown name
@@ -72,15 +70,14 @@ class Runtime {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // kPreInitialized only: installs the arena allocator every heap uses
-  // (alloc/arena_allocator.h). InvalidArgument for a null function.
+  // (alloc/pymalloc/arena_allocator.h). InvalidArgument for a null function.
   absl::Status SetArenaAllocator(const alloc::ArenaAllocator& allocator)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // kPreInitialized or kInitialized: wraps `hook` over the outermost
   // allocator of `domain`, which is stored in `*previous` before the hook is
   // published. `*previous` must stay valid while the hook is installed.
-  absl::Status WrapAllocator(alloc::Domain domain,
-                             const alloc::Allocator& hook,
+  absl::Status WrapAllocator(alloc::Domain domain, const alloc::Allocator& hook,
                              alloc::Allocator* previous)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -90,8 +87,8 @@ class Runtime {
                                const alloc::Allocator& hook)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Wraps the debug hooks (alloc/debug_hooks.h) over every domain that has
-  // none yet: idempotent, also when another hook sits above them. Allowed
+  // Wraps the debug hooks (alloc/hooks/debug_hooks.h) over every domain that
+  // has none yet: idempotent, also when another hook sits above them. Allowed
   // in kPreInitialized, and in kInitialized only while no mem/obj block is
   // live under a configuration that counts blocks (pymalloc); otherwise
   // FailedPrecondition, because older blocks have no debug header. Changing
@@ -99,7 +96,7 @@ class Runtime {
   absl::Status SetupDebugHooks(const alloc::DebugHookOptions& options = {})
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Starts tracemalloc (alloc/tracemalloc.h) with a frame limit of
+  // Starts tracemalloc (alloc/hooks/tracemalloc.h) with a frame limit of
   // `nframe` (1..65535, else InvalidArgument with CPython's text): wraps its
   // hooks over the three domains. Already tracing: nothing changes. Same
   // state rule as WrapAllocator.
@@ -111,7 +108,7 @@ class Runtime {
   // first). Not tracing: nothing changes.
   absl::Status StopTracemalloc() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Fault injection (alloc/fault_injection.h): from now on, allocation
+  // Fault injection (alloc/hooks/fault_injection.h): from now on, allocation
   // calls in all domains whose count is in (start, stop] fail (stop == 0:
   // no end). Installs the hooks if needed, else only resets the window.
   absl::Status SetNoMemory(std::int64_t start, std::int64_t stop = 0)
@@ -137,8 +134,7 @@ class Runtime {
   // live blocks are added to the global leak count; with none, every arena
   // goes back through the arena allocator, otherwise the arenas stay so
   // that leaked pointers remain valid (and may still be freed).
-  absl::Status DestroyInterpreter(Interpreter* interp)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status DestroyInterpreter(Interpreter* interp) ABSL_LOCKS_EXCLUDED(mu_);
 
   // kInitialized -> kFinalizing -> kFinalized. FailedPrecondition while
   // interpreters other than main exist, or while a thread other than the
@@ -160,8 +156,9 @@ class Runtime {
   // if the thread is not attached or the interpreter shares main's heap.
   static absl::StatusOr<std::int64_t> CurrentAllocatedBlocks();
 
-  // The pymalloc numbers of the current interpreter's heap (alloc/stats.h
-  // formats them); same refusals as CurrentAllocatedBlocks().
+  // The pymalloc numbers of the current interpreter's heap
+  // (alloc/pymalloc/stats.h formats them); same refusals as
+  // CurrentAllocatedBlocks().
   static absl::StatusOr<alloc::HeapStats> CurrentHeapStats();
 
   // All live heaps' blocks plus every leaked block (never reset, survives

@@ -5,23 +5,25 @@
 // and Runtime (interp/runtime.h) consults it before every operation. A test
 // walks every (state, operation) pair.
 //
-//                   | Uninit. | PreInit.  | Initialized | Finalizing | Finalized
-// ------------------+---------+-----------+-------------+------------+----------
-// PreInitialize     | PreInit | refused   | refused     | refused    | PreInit
-// ApplyConfiguration| refused | PreInit   | refused     | refused    | refused
-// ReplaceAllocator  | refused | PreInit   | refused     | refused    | refused
-// SetArenaAllocator | refused | PreInit   | refused     | refused    | refused
-// WrapAllocator     | refused | PreInit   | Initialized | refused    | refused
-// UnwrapAllocator   | refused | PreInit   | Initialized | Finalizing | Finalized
-// Initialize        | refused | Initialized| refused    | refused    | refused
-// CreateInterpreter | refused | refused   | Initialized | refused    | refused
-// DestroyInterpreter| refused | refused   | Initialized | refused    | refused
-// Finalize          | refused | refused   | Finalized*  | refused    | refused
-// Reset             | refused | Uninit.   | refused     | refused    | Uninit.
-// SetupDebugHooks   | refused | PreInit   | Initialized*| refused    | refused
+//                    | Uninit  | PreInit  | Init       | Finalizing | Finalized
+// -------------------+---------+----------+------------+------------+----------
+// PreInitialize      | PreInit | -        | -          | -          | PreInit
+// ApplyConfiguration | -       | PreInit  | -          | -          | -
+// ReplaceAllocator   | -       | PreInit  | -          | -          | -
+// SetArenaAllocator  | -       | PreInit  | -          | -          | -
+// WrapAllocator      | -       | PreInit  | Init       | -          | -
+// UnwrapAllocator    | -       | PreInit  | Init       | Finalizing | Finalized
+// Initialize         | -       | Init     | -          | -          | -
+// CreateInterpreter  | -       | -        | Init       | -          | -
+// DestroyInterpreter | -       | -        | Init       | -          | -
+// Finalize           | -       | -        | Finalized* | -          | -
+// Reset              | -       | Uninit   | -          | -          | Uninit
+// SetupDebugHooks    | -       | PreInit  | Init*      | -          | -
 //
-// A cell names the state after the operation succeeds; "refused" means the
-// operation returns FailedPrecondition naming the state and the rule, and
+// Init = kInitialized, and so on; "-" means refused.
+//
+// A cell names the state after the operation succeeds; a refused operation
+// returns FailedPrecondition naming the state and the rule, and
 // changes nothing (the state and every allocator table stay bit-identical).
 // (*) Finalize passes through Finalizing: it runs the finalize callbacks
 // there, destroys the main interpreter, then enters Finalized.
@@ -88,55 +90,45 @@ const char* RuntimeOpName(RuntimeOp op);
 const char* RuntimeOpRule(RuntimeOp op);
 
 namespace internal {
-inline constexpr std::optional<RuntimeState> kRefused = std::nullopt;
-inline constexpr std::optional<RuntimeState> kTo(RuntimeState s) { return s; }
+// One row of the table: the state after an operation, per state it starts
+// in (nullopt: refused there).
+struct TransitionRow {
+  std::optional<RuntimeState> from[kRuntimeStateCount];
+};
+inline constexpr std::optional<RuntimeState> kNo = std::nullopt;
+inline constexpr RuntimeState kUni = RuntimeState::kUninitialized;
+inline constexpr RuntimeState kPre = RuntimeState::kPreInitialized;
+inline constexpr RuntimeState kIni = RuntimeState::kInitialized;
+inline constexpr RuntimeState kFng = RuntimeState::kFinalizing;
+inline constexpr RuntimeState kFin = RuntimeState::kFinalized;
+
+// clang-format off
+inline constexpr TransitionRow kTransitionTable[kRuntimeOpCount] = {
+    //                       Uninit PreInit Init  Finalizing Finalized
+    /* PreInitialize      */ {{kPre, kNo,   kNo,  kNo,  kPre}},
+    /* ApplyConfiguration */ {{kNo,  kPre,  kNo,  kNo,  kNo}},
+    /* ReplaceAllocator   */ {{kNo,  kPre,  kNo,  kNo,  kNo}},
+    /* SetArenaAllocator  */ {{kNo,  kPre,  kNo,  kNo,  kNo}},
+    /* WrapAllocator      */ {{kNo,  kPre,  kIni, kNo,  kNo}},
+    /* UnwrapAllocator    */ {{kNo,  kPre,  kIni, kFng, kFin}},
+    /* Initialize         */ {{kNo,  kIni,  kNo,  kNo,  kNo}},
+    /* CreateInterpreter  */ {{kNo,  kNo,   kIni, kNo,  kNo}},
+    /* DestroyInterpreter */ {{kNo,  kNo,   kIni, kNo,  kNo}},
+    /* Finalize           */ {{kNo,  kNo,   kFin, kNo,  kNo}},
+    /* Reset              */ {{kNo,  kUni,  kNo,  kNo,  kUni}},
+    /* SetupDebugHooks    */ {{kNo,  kPre,  kIni, kNo,  kNo}},
+};
+// clang-format on
 }  // namespace internal
 
-// kTransitions[state][op]: the state after `op` succeeds in `state`, or
-// nullopt when `op` is refused there. The table in the file comment, as code.
-inline constexpr std::optional<RuntimeState>
-    kTransitions[kRuntimeStateCount][kRuntimeOpCount] = {
-        // kUninitialized
-        {internal::kTo(RuntimeState::kPreInitialized), internal::kRefused,
-         internal::kRefused, internal::kRefused, internal::kRefused,
-         internal::kRefused,
-         internal::kRefused, internal::kRefused, internal::kRefused,
-         internal::kRefused, internal::kRefused, internal::kRefused},
-        // kPreInitialized
-        {internal::kRefused, internal::kTo(RuntimeState::kPreInitialized),
-         internal::kTo(RuntimeState::kPreInitialized),
-         internal::kTo(RuntimeState::kPreInitialized),
-         internal::kTo(RuntimeState::kPreInitialized),
-         internal::kTo(RuntimeState::kPreInitialized),
-         internal::kTo(RuntimeState::kInitialized), internal::kRefused,
-         internal::kRefused, internal::kRefused,
-         internal::kTo(RuntimeState::kUninitialized), internal::kTo(RuntimeState::kPreInitialized)},
-        // kInitialized
-        {internal::kRefused, internal::kRefused, internal::kRefused,
-         internal::kRefused,
-         internal::kTo(RuntimeState::kInitialized),
-         internal::kTo(RuntimeState::kInitialized), internal::kRefused,
-         internal::kTo(RuntimeState::kInitialized),
-         internal::kTo(RuntimeState::kInitialized),
-         internal::kTo(RuntimeState::kFinalized), internal::kRefused, internal::kTo(RuntimeState::kInitialized)},
-        // kFinalizing
-        {internal::kRefused, internal::kRefused, internal::kRefused,
-         internal::kRefused,
-         internal::kRefused, internal::kTo(RuntimeState::kFinalizing),
-         internal::kRefused, internal::kRefused, internal::kRefused,
-         internal::kRefused, internal::kRefused, internal::kRefused},
-        // kFinalized
-        {internal::kTo(RuntimeState::kPreInitialized), internal::kRefused,
-         internal::kRefused, internal::kRefused, internal::kRefused,
-         internal::kTo(RuntimeState::kFinalized), internal::kRefused,
-         internal::kRefused, internal::kRefused, internal::kRefused,
-         internal::kTo(RuntimeState::kUninitialized), internal::kRefused},
-};
+// kTransitions[op].from[state]: the table in the file comment, as code, one
+// row per operation in RuntimeOp order.
+inline constexpr const auto& kTransitions = internal::kTransitionTable;
 
 // The state after `op` in `state`, or nullopt when refused.
 constexpr std::optional<RuntimeState> NextState(RuntimeState state,
                                                 RuntimeOp op) {
-  return kTransitions[static_cast<int>(state)][static_cast<int>(op)];
+  return kTransitions[static_cast<int>(op)].from[static_cast<int>(state)];
 }
 
 }  // namespace interpheap::interp

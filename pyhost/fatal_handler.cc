@@ -7,8 +7,9 @@
 // faulthandler's dumper, exported by libpython3.11 but declared only in
 // CPython's internal headers (Include/internal/pycore_traceback.h). It reads
 // frames without allocating; CPython's own fatal_error() calls it.
-extern "C" const char* _Py_DumpTracebackThreads(
-    int fd, PyInterpreterState* interp, PyThreadState* current_tstate);
+extern "C" const char* _Py_DumpTracebackThreads(int fd,
+                                                PyInterpreterState* interp,
+                                                PyThreadState* current_tstate);
 
 namespace interpheap::pyhost {
 

@@ -5,9 +5,9 @@
 #include <atomic>
 #include <cstddef>
 
-#include "alloc/debug_hooks.h"
 #include "alloc/domain.h"
-#include "alloc/pymalloc.h"
+#include "alloc/hooks/debug_hooks.h"
+#include "alloc/pymalloc/pymalloc.h"
 #include "sync/mutex.h"
 #include "sync/mutex_lock.h"
 

@@ -33,8 +33,8 @@ PyObject* ConfigurationName(PyObject*, PyObject*) {
 PyObject* AllocatedBlocks(PyObject*, PyObject*) {
   ih_status_t status;
   std::int64_t blocks = -1;
-  const bool ok = WithHostAttached(
-      [&] { blocks = ih_allocated_blocks(&status); }, &status);
+  const bool ok =
+      WithHostAttached([&] { blocks = ih_allocated_blocks(&status); }, &status);
   if (!ok || blocks < 0) {
     PyErr_SetString(PyExc_RuntimeError, status.message);
     return nullptr;

@@ -101,9 +101,9 @@ int Main(int argc, char** argv) {
   PyConfig_InitPythonConfig(&config);
   CheckStatus(PyConfig_SetBytesArgv(&config, argc, argv), &config);
   const std::string self = SelfPath(argv[0]);
-  CheckStatus(PyConfig_SetBytesString(&config, &config.executable,
-                                      self.c_str()),
-              &config);
+  CheckStatus(
+      PyConfig_SetBytesString(&config, &config.executable, self.c_str()),
+      &config);
   CheckStatus(Py_InitializeFromConfig(&config), &config);
   PyConfig_Clear(&config);
   if (!InstallSysFunctions()) {
@@ -118,6 +118,4 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace interpheap::pyhost
 
-int main(int argc, char** argv) {
-  return interpheap::pyhost::Main(argc, argv);
-}
+int main(int argc, char** argv) { return interpheap::pyhost::Main(argc, argv); }

@@ -14,8 +14,8 @@ namespace interpheap::stress {
 // One interpreter slot of the run. A slot's interpreter may be destroyed
 // and recreated (churn slots); its numbers add up over its incarnations.
 struct InterpreterReport {
-  std::string name;            // "main", "interp-1", "churn-1", ...
-  std::string lock;            // "own" or "main"
+  std::string name;  // "main", "interp-1", "churn-1", ...
+  std::string lock;  // "own" or "main"
   int threads = 0;
   std::int64_t ops = 0;
   std::int64_t peak_live_bytes = 0;
@@ -32,9 +32,9 @@ struct InterpreterReport {
 // One progress sample.
 struct Sample {
   double seconds = 0;
-  std::vector<std::int64_t> ops;      // cumulative ops per interpreter slot
-  std::vector<std::int64_t> arenas;   // current arenas per interpreter slot
-  std::int64_t live_blocks = 0;       // global
+  std::vector<std::int64_t> ops;     // cumulative ops per interpreter slot
+  std::vector<std::int64_t> arenas;  // current arenas per interpreter slot
+  std::int64_t live_blocks = 0;      // global
 };
 
 struct Report {

@@ -42,7 +42,7 @@
 #include "absl/time/time.h"
 #include "alloc/config.h"
 #include "alloc/domain.h"
-#include "alloc/pymalloc.h"
+#include "alloc/pymalloc/pymalloc.h"
 #include "interp/runtime.h"
 #include "interp/thread_state.h"
 #include "stress/report.h"
@@ -150,8 +150,8 @@ int main(int argc, char** argv) {
       "verifies every byte. Not a benchmark.");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
-    return Fail(absl::StrCat("unexpected argument '", positional[1],
-                             "' (see --help)"));
+    return Fail(
+        absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
   }
   const int own = absl::GetFlag(FLAGS_interpreters);
   const int main_lock = absl::GetFlag(FLAGS_main_lock_interpreters);
@@ -182,8 +182,9 @@ int main(int argc, char** argv) {
         !absl::SimpleAtoi(weights[1], &w[1]) ||
         !absl::SimpleAtoi(weights[2], &w[2]) || w[0] < 0 || w[1] < 0 ||
         w[2] < 0 || w[0] + w[1] + w[2] == 0) {
-      return Fail("--domain_weights takes three non-negative integers "
-                  "raw,mem,obj, not all zero");
+      return Fail(
+          "--domain_weights takes three non-negative integers "
+          "raw,mem,obj, not all zero");
     }
     options.raw_weight = w[0];
     options.mem_weight = w[1];
@@ -225,7 +226,8 @@ int main(int argc, char** argv) {
     slot->interp.store(interp);
     slot->churn = is_churn;
     slot->main_lock = shares_main_lock;
-    if (!is_churn) state.handoff_targets.push_back(static_cast<int>(slots.size()));
+    if (!is_churn)
+      state.handoff_targets.push_back(static_cast<int>(slots.size()));
     state.slots.push_back(slot.get());
     slots.push_back(std::move(slot));
   };
@@ -289,8 +291,8 @@ int main(int argc, char** argv) {
       ToggledHook& hook = ToggledHook::Get();
       while (!toggler_stop.load()) {
         for (int d = 0; d < 3; ++d) {
-          absl::Status s = runtime.WrapAllocator(static_cast<Domain>(d),
-                                                 hook.For(d), &hook.previous[d]);
+          absl::Status s = runtime.WrapAllocator(
+              static_cast<Domain>(d), hook.For(d), &hook.previous[d]);
           if (!s.ok()) toggle_failures.push_back(std::string(s.message()));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -309,7 +311,8 @@ int main(int argc, char** argv) {
   stress::Report report;
   const bool tty = isatty(STDOUT_FILENO) != 0;
   const double duration = absl::GetFlag(FLAGS_duration);
-  const double interval = std::max(0.05, absl::GetFlag(FLAGS_progress_interval));
+  const double interval =
+      std::max(0.05, absl::GetFlag(FLAGS_progress_interval));
   double next_print = interval;
   std::int64_t last_ops = 0;
   double last_seconds = 0;
@@ -333,12 +336,14 @@ int main(int argc, char** argv) {
       live += slot->live_bytes.load();
     }
     sample.live_blocks = live;
-    if (report.samples.empty() || seconds - report.samples.back().seconds >= 0.25) {
+    if (report.samples.empty() ||
+        seconds - report.samples.back().seconds >= 0.25) {
       report.samples.push_back(sample);
     }
     if (seconds >= next_print) {
       next_print += interval;
-      const double rate = (ops - last_ops) / std::max(seconds - last_seconds, 1e-9);
+      const double rate =
+          (ops - last_ops) / std::max(seconds - last_seconds, 1e-9);
       last_ops = ops;
       last_seconds = seconds;
       const std::string line = absl::StrFormat(
@@ -352,8 +357,7 @@ int main(int argc, char** argv) {
       }
       std::fflush(stdout);
     }
-    if (all_done() ||
-        (options.ops_per_thread == 0 && seconds >= duration)) {
+    if (all_done() || (options.ops_per_thread == 0 && seconds >= duration)) {
       break;
     }
   }
@@ -418,8 +422,8 @@ int main(int argc, char** argv) {
     }
     if (slot->live_bytes.load() != 0) {
       report.failures.push_back(absl::StrFormat(
-          "%s: live byte count is %d after every block was freed",
-          slot->name, slot->live_bytes.load()));
+          "%s: live byte count is %d after every block was freed", slot->name,
+          slot->live_bytes.load()));
     }
     report.interpreters.push_back(std::move(row));
   }
@@ -437,9 +441,9 @@ int main(int argc, char** argv) {
     }
   }
   if (interpheap::alloc::LeakedBlocks() != leaked_before) {
-    report.failures.push_back(absl::StrFormat(
-        "%d blocks leaked by destroyed interpreters",
-        interpheap::alloc::LeakedBlocks() - leaked_before));
+    report.failures.push_back(
+        absl::StrFormat("%d blocks leaked by destroyed interpreters",
+                        interpheap::alloc::LeakedBlocks() - leaked_before));
   }
   if (absl::Status s = runtime.Finalize(); !s.ok()) {
     report.failures.push_back(std::string(s.message()));

@@ -37,14 +37,12 @@ std::int64_t FirstMismatch(const Block& block, std::size_t limit) {
   return -1;
 }
 
-std::string Describe(const Block& block, std::int64_t index,
-                     const char* when) {
+std::string Describe(const Block& block, std::int64_t index, const char* when) {
   return absl::StrFormat(
       "verification failed %s: %s block %p of %d bytes: byte %d is 0x%02x, "
       "expected 0x%02x",
-      when, alloc::DomainName(block.domain),
-      static_cast<void*>(block.data), block.size, index,
-      block.data[index], PatternByte(block.tag, index));
+      when, alloc::DomainName(block.domain), static_cast<void*>(block.data),
+      block.size, index, block.data[index], PatternByte(block.tag, index));
 }
 
 class Worker {
@@ -94,9 +92,10 @@ class Worker {
     if ((result_->ops & 127) == 0) {
       // Record arenas for the progress display, then let the other threads
       // of this interpreter run.
-      slot_.arenas_now.store(static_cast<std::int64_t>(
-          ThreadState::Current()->heap().arenas_current_relaxed()),
-                            std::memory_order_relaxed);
+      slot_.arenas_now.store(
+          static_cast<std::int64_t>(
+              ThreadState::Current()->heap().arenas_current_relaxed()),
+          std::memory_order_relaxed);
       if (!Detach() || !Attach()) {
         result_->failures.push_back("attach/detach failed");
         return false;
@@ -167,13 +166,12 @@ class Worker {
     block.tag = static_cast<std::uint32_t>(r >> 32);
     block.owner_slot = slot_index_;
     block.data = static_cast<unsigned char*>(
-        (r >> 20) % 5 == 0
-            ? alloc::Calloc(block.domain, 1, block.size)
-            : alloc::Malloc(block.domain, block.size));
+        (r >> 20) % 5 == 0 ? alloc::Calloc(block.domain, 1, block.size)
+                           : alloc::Malloc(block.domain, block.size));
     if (block.data == nullptr) {
-      result_->failures.push_back(absl::StrFormat(
-          "allocation of %d bytes in %s failed", block.size,
-          alloc::DomainName(block.domain)));
+      result_->failures.push_back(
+          absl::StrFormat("allocation of %d bytes in %s failed", block.size,
+                          alloc::DomainName(block.domain)));
       return;
     }
     if (block.size > 0 && (r >> 20) % 5 == 0) {
@@ -188,13 +186,12 @@ class Worker {
     AddLive(static_cast<std::int64_t>(block.size), slot_index_);
     // A churn slot's blocks stay home: its interpreter must be empty when
     // it is destroyed.
-    const bool may_hand_off =
-        !slot_.churn &&
-        (block.domain == Domain::kRaw || options_.handoff_mem_obj);
+    const bool may_hand_off = !slot_.churn && (block.domain == Domain::kRaw ||
+                                               options_.handoff_mem_obj);
     if (may_hand_off && !state_.handoff_targets.empty() &&
         static_cast<int>((r >> 8) % 100) < options_.handoff_percent) {
-      const int target = state_.handoff_targets[(r >> 40) %
-                                                state_.handoff_targets.size()];
+      const int target =
+          state_.handoff_targets[(r >> 40) % state_.handoff_targets.size()];
       if (target != slot_index_) {
         Slot& to = *state_.slots[target];
         sync::MutexLock hold(&to.mailbox_mu);
@@ -239,9 +236,9 @@ class Worker {
     const std::size_t new_size = PickSize();
     void* moved = alloc::Realloc(block.domain, block.data, new_size);
     if (moved == nullptr) {
-      result_->failures.push_back(absl::StrFormat(
-          "realloc of %d to %d bytes in %s failed", block.size, new_size,
-          alloc::DomainName(block.domain)));
+      result_->failures.push_back(
+          absl::StrFormat("realloc of %d to %d bytes in %s failed", block.size,
+                          new_size, alloc::DomainName(block.domain)));
       return;
     }
     Block resized = block;
@@ -309,9 +306,9 @@ bool Recreate(Slot& slot, ThreadResult* result, bool counts_available) {
     // fallback count must be back to zero.
     absl::StatusOr<std::int64_t> live = Runtime::CurrentAllocatedBlocks();
     if (!live.ok() || *live != 0) {
-      result->failures.push_back(absl::StrFormat(
-          "%s: %d blocks still allocated before destroy",
-          slot.name, live.value_or(-1)));
+      result->failures.push_back(
+          absl::StrFormat("%s: %d blocks still allocated before destroy",
+                          slot.name, live.value_or(-1)));
       return false;
     }
   }
@@ -349,9 +346,9 @@ void RunWorker(RunState& state, int slot_index, int thread_index,
     return;
   }
   std::int64_t since_churn = 0;
-  while (!state.stop.load(std::memory_order_relaxed) &&
-         (options.ops_per_thread == 0 ||
-          result->ops < options.ops_per_thread)) {
+  while (
+      !state.stop.load(std::memory_order_relaxed) &&
+      (options.ops_per_thread == 0 || result->ops < options.ops_per_thread)) {
     if (!worker.Step()) break;
     if (result->ops == 20000) worker.SampleOccupancy();
     if (slot.churn && ++since_churn >= churn_every) {

@@ -66,7 +66,7 @@ struct Slot {
   std::atomic<std::int64_t> arenas_now{0};
   std::atomic<std::int64_t> arenas_allocated{0};  // finished incarnations
   std::atomic<std::int64_t> arenas_released{0};
-  std::atomic<std::int64_t> remote_frees{0};      // finished incarnations
+  std::atomic<std::int64_t> remote_frees{0};  // finished incarnations
   std::atomic<std::int64_t> recreations{0};
   std::atomic<bool> occupancy_taken{false};
   std::vector<std::int64_t> occupancy;  // written once, by the thread that
@@ -87,10 +87,10 @@ struct ThreadResult {
 };
 
 struct RunState {
-  std::vector<Slot*> slots;        // owned by the caller
+  std::vector<Slot*> slots;          // owned by the caller
   std::vector<int> handoff_targets;  // slot indexes that accept handoffs
   std::atomic<bool> stop{false};
-  bool counts_available = false;   // pymalloc heaps count blocks
+  bool counts_available = false;  // pymalloc heaps count blocks
 };
 
 // Runs one worker thread on slot `slot_index` until its ops are done or

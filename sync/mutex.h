@@ -62,8 +62,7 @@ class ABSL_LOCKABLE Mutex {
     const bool locked = mu_.TryLock();
     IH_TSAN_MUTEX_POST_LOCK(
         this,
-        IH_TSAN_FLAG_TRY_LOCK | (locked ? 0 : IH_TSAN_FLAG_TRY_LOCK_FAILED),
-        0);
+        IH_TSAN_FLAG_TRY_LOCK | (locked ? 0 : IH_TSAN_FLAG_TRY_LOCK_FAILED), 0);
     if (locked) owner_.store(CurrentThreadId(), std::memory_order_relaxed);
     return locked;
   }

@@ -30,7 +30,8 @@ TEST(AllocatorTableTest, StartsAsLibcWithoutHooks) {
 TEST(AllocatorTableTest, WrapHandsTheHookThePreviousAllocator) {
   AllocatorTable table;
   CountingHook first, second;
-  ASSERT_TRUE(table.Wrap(Domain::kMem, first.allocator(), &first.previous).ok());
+  ASSERT_TRUE(
+      table.Wrap(Domain::kMem, first.allocator(), &first.previous).ok());
   EXPECT_TRUE(SameAllocator(first.previous, kLibcAllocator));
   ASSERT_TRUE(
       table.Wrap(Domain::kMem, second.allocator(), &second.previous).ok());
@@ -45,7 +46,8 @@ TEST(AllocatorTableTest, WrapHandsTheHookThePreviousAllocator) {
 TEST(AllocatorTableTest, UnwrapIsLifoOnly) {
   AllocatorTable table;
   CountingHook first, second;
-  ASSERT_TRUE(table.Wrap(Domain::kObj, first.allocator(), &first.previous).ok());
+  ASSERT_TRUE(
+      table.Wrap(Domain::kObj, first.allocator(), &first.previous).ok());
   ASSERT_TRUE(
       table.Wrap(Domain::kObj, second.allocator(), &second.previous).ok());
   const AllocatorTableSnapshot before = table.Snapshot();
@@ -91,7 +93,8 @@ TEST(AllocatorTableTest, HookDepthIsBounded) {
   std::vector<CountingHook> hooks(AllocatorTable::kMaxHooks + 1);
   for (int i = 0; i < AllocatorTable::kMaxHooks; ++i) {
     ASSERT_TRUE(
-        table.Wrap(Domain::kMem, hooks[i].allocator(), &hooks[i].previous).ok());
+        table.Wrap(Domain::kMem, hooks[i].allocator(), &hooks[i].previous)
+            .ok());
   }
   CountingHook& extra = hooks.back();
   EXPECT_EQ(table.Wrap(Domain::kMem, extra.allocator(), &extra.previous).code(),
@@ -142,7 +145,8 @@ TEST(AllocatorTableTest, ConcurrentAllocationWhileWrappingAndUnwrapping) {
   };
   std::thread a(allocate, 0x11), b(allocate, 0x22);
   for (int i = 0; i < 2000; ++i) {
-    ASSERT_TRUE(table.Wrap(Domain::kRaw, hook.allocator(), &hook.previous).ok());
+    ASSERT_TRUE(
+        table.Wrap(Domain::kRaw, hook.allocator(), &hook.previous).ok());
     std::this_thread::yield();
     ASSERT_TRUE(table.Unwrap(Domain::kRaw, hook.allocator()).ok());
   }

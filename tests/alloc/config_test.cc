@@ -39,9 +39,9 @@ TEST(ConfigTest, UnknownNameNamesTheValueAndListsValidOnes) {
 }
 
 TEST(ConfigTest, NameRoundTrips) {
-  for (const char* name : {"default", "debug", "malloc", "malloc_debug",
-                           "pymalloc", "pymalloc_debug", "mimalloc",
-                           "mimalloc_debug"}) {
+  for (const char* name :
+       {"default", "debug", "malloc", "malloc_debug", "pymalloc",
+        "pymalloc_debug", "mimalloc", "mimalloc_debug"}) {
     EXPECT_EQ(NamedConfigName(*ParseNamedConfig(name)), name);
   }
 }

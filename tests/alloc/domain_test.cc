@@ -24,9 +24,9 @@ class DomainContractTest : public ::testing::TestWithParam<Param> {
  protected:
   void SetUp() override {
     testing::InitializeRuntime(std::get<1>(GetParam()));
-    ASSERT_TRUE(interp::ThreadState::Attach(
-                    interp::Runtime::Get().main_interpreter())
-                    .ok());
+    ASSERT_TRUE(
+        interp::ThreadState::Attach(interp::Runtime::Get().main_interpreter())
+            .ok());
   }
   void TearDown() override { testing::ResetRuntime(); }
 
@@ -40,8 +40,9 @@ class DomainContractTest : public ::testing::TestWithParam<Param> {
                       .ok());
     }
     ~ScopedCountingHook() {
-      EXPECT_TRUE(
-          interp::Runtime::Get().UnwrapAllocator(domain, hook.allocator()).ok());
+      EXPECT_TRUE(interp::Runtime::Get()
+                      .UnwrapAllocator(domain, hook.allocator())
+                      .ok());
     }
     Domain domain;
     testing::CountingHook hook;
@@ -89,7 +90,8 @@ TEST_P(DomainContractTest, CallocOverflowReturnsNullWithoutCallingAllocator) {
   EXPECT_EQ(counting.hook.total(), 0);
 }
 
-TEST_P(DomainContractTest, SizeAbovePtrdiffMaxReturnsNullWithoutCallingAllocator) {
+TEST_P(DomainContractTest,
+       SizeAbovePtrdiffMaxReturnsNullWithoutCallingAllocator) {
   ScopedCountingHook counting(domain());
   void* block = Malloc(domain(), 16);
   ASSERT_NE(block, nullptr);
@@ -164,11 +166,10 @@ std::string ParamName(const ::testing::TestParamInfo<Param>& info) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllDomainsAndConfigurations, DomainContractTest,
-    ::testing::Combine(::testing::Values(Domain::kRaw, Domain::kMem,
-                                         Domain::kObj),
-                       ::testing::Values("default", "malloc", "pymalloc", "mimalloc",
-                                         "debug", "malloc_debug",
-                                         "pymalloc_debug", "mimalloc_debug")),
+    ::testing::Combine(
+        ::testing::Values(Domain::kRaw, Domain::kMem, Domain::kObj),
+        ::testing::Values("default", "malloc", "pymalloc", "mimalloc", "debug",
+                          "malloc_debug", "pymalloc_debug", "mimalloc_debug")),
     ParamName);
 
 // The raw domain needs no runtime at all: it works before pre-initialization

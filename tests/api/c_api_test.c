@@ -11,15 +11,14 @@
 static int passed = 0;
 static int failed = 0;
 
-#define CHECK(cond)                                                  \
-  do {                                                               \
-    if (cond) {                                                      \
-      ++passed;                                                      \
-    } else {                                                         \
-      ++failed;                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-              #cond);                                                \
-    }                                                                \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (cond) {                                                                \
+      ++passed;                                                                \
+    } else {                                                                   \
+      ++failed;                                                                \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                          \
   } while (0)
 
 static long hook_calls = 0;
@@ -95,8 +94,7 @@ int main(void) {
   CHECK(arenas.alloc != NULL && arenas.free != NULL);
   CHECK(ih_set_arena_allocator(&arenas, &status) == IH_OK);
   CHECK(ih_runtime_initialize(&status) == IH_OK);
-  CHECK(strcmp(ih_runtime_state_name(ih_runtime_state()), "kInitialized") ==
-        0);
+  CHECK(strcmp(ih_runtime_state_name(ih_runtime_state()), "kInitialized") == 0);
 
   /* Replace after init is refused and names the state and the rule. */
   ih_allocator_t current;

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "alloc/allocator_table.h"
-#include "alloc/arena_allocator.h"
+#include "alloc/pymalloc/arena_allocator.h"
 #include "alloc/raw_allocator.h"
 #include "gtest/gtest.h"
 #include "interp/runtime.h"
@@ -27,14 +27,18 @@ using S = RuntimeState;
 constexpr RuntimeState kAllStates[] = {S::kUninitialized, S::kPreInitialized,
                                        S::kInitialized, S::kFinalizing,
                                        S::kFinalized};
-constexpr RuntimeOp kAllOps[] = {
-    RuntimeOp::kPreInitialize,      RuntimeOp::kApplyConfiguration,
-    RuntimeOp::kReplaceAllocator,   RuntimeOp::kSetArenaAllocator,
-    RuntimeOp::kWrapAllocator,
-    RuntimeOp::kUnwrapAllocator,    RuntimeOp::kInitialize,
-    RuntimeOp::kCreateInterpreter,  RuntimeOp::kDestroyInterpreter,
-    RuntimeOp::kFinalize,           RuntimeOp::kReset,
-    RuntimeOp::kSetupDebugHooks};
+constexpr RuntimeOp kAllOps[] = {RuntimeOp::kPreInitialize,
+                                 RuntimeOp::kApplyConfiguration,
+                                 RuntimeOp::kReplaceAllocator,
+                                 RuntimeOp::kSetArenaAllocator,
+                                 RuntimeOp::kWrapAllocator,
+                                 RuntimeOp::kUnwrapAllocator,
+                                 RuntimeOp::kInitialize,
+                                 RuntimeOp::kCreateInterpreter,
+                                 RuntimeOp::kDestroyInterpreter,
+                                 RuntimeOp::kFinalize,
+                                 RuntimeOp::kReset,
+                                 RuntimeOp::kSetupDebugHooks};
 
 // The contract as documented in runtime_state.h, written out independently
 // of kTransitions. nullopt: refused.
@@ -94,10 +98,10 @@ void Enter(RuntimeState state) {
   config.allocator = "pymalloc";
   config.use_environment = false;
   ASSERT_TRUE(runtime.PreInitialize(config).ok());
-  ASSERT_TRUE(runtime
-                  .WrapAllocator(Domain::kRaw, raw_hook.allocator(),
-                                 &raw_hook.previous)
-                  .ok());
+  ASSERT_TRUE(
+      runtime
+          .WrapAllocator(Domain::kRaw, raw_hook.allocator(), &raw_hook.previous)
+          .ok());
   if (state == S::kPreInitialized) return;
   ASSERT_TRUE(runtime.Initialize().ok());
   if (state == S::kInitialized || state == S::kFinalizing) return;

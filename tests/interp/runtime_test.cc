@@ -99,9 +99,9 @@ TEST_F(RuntimeTest, ApplyConfigurationOverHooksIsRefused) {
   config.use_environment = false;
   ASSERT_TRUE(runtime().PreInitialize(config).ok());
   testing::CountingHook hook;
-  ASSERT_TRUE(
-      runtime().WrapAllocator(Domain::kMem, hook.allocator(), &hook.previous)
-          .ok());
+  ASSERT_TRUE(runtime()
+                  .WrapAllocator(Domain::kMem, hook.allocator(), &hook.previous)
+                  .ok());
   absl::Status status = runtime().ApplyConfiguration("malloc");
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(status.message().find("unwrap them first"), std::string::npos);
@@ -137,9 +137,9 @@ TEST_F(RuntimeTest, DebugConfigurationsReportTheirNameAsCpython) {
 TEST_F(RuntimeTest, WrapAfterInitHooksEveryCall) {
   testing::InitializeRuntime("malloc");
   static testing::CountingHook hook;
-  ASSERT_TRUE(
-      runtime().WrapAllocator(Domain::kObj, hook.allocator(), &hook.previous)
-          .ok());
+  ASSERT_TRUE(runtime()
+                  .WrapAllocator(Domain::kObj, hook.allocator(), &hook.previous)
+                  .ok());
   EXPECT_TRUE(alloc::SameAllocator(hook.previous, alloc::kLibcAllocator));
   ASSERT_TRUE(ThreadState::Attach(runtime().main_interpreter()).ok());
   void* p = alloc::Malloc(Domain::kObj, 10);

@@ -7,7 +7,7 @@
 #include <atomic>
 #include <cstddef>
 
-#include "alloc/arena_allocator.h"
+#include "alloc/pymalloc/arena_allocator.h"
 
 namespace interpheap::testing {
 

@@ -1,6 +1,6 @@
 #include "tests/testing/runtime_testing.h"
 
-#include "alloc/arena_allocator.h"
+#include "alloc/pymalloc/arena_allocator.h"
 #include "gtest/gtest.h"
 #include "interp/thread_state.h"
 

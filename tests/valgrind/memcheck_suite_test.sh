@@ -12,9 +12,10 @@ set -uo pipefail
 BIN="${TEST_SRCDIR}/interpheap/tests"
 failed=0
 passed=0
-for test in alloc/domain_test alloc/pymalloc_test alloc/arena_map_test \
-            alloc/allocator_table_test alloc/config_test alloc/debug_hooks_test \
-            alloc/tracemalloc_test alloc/fault_injection_test \
+for test in alloc/domain_test alloc/pymalloc/pymalloc_test \
+            alloc/pymalloc/arena_map_test alloc/allocator_table_test \
+            alloc/config_test alloc/hooks/debug_hooks_test \
+            alloc/hooks/tracemalloc_test alloc/hooks/fault_injection_test \
             interp/interpreter_test interp/runtime_test \
             interp/runtime_state_test api/c_api_test; do
   log="${TEST_TMPDIR:-/tmp}/$(basename "$test").valgrind.log"

@@ -20,7 +20,8 @@ using interpheap::interp::Runtime;
 using interpheap::interp::ThreadState;
 
 __attribute__((noinline)) unsigned char* AllocateForTest(std::size_t n) {
-  return static_cast<unsigned char*>(interpheap::alloc::Malloc(Domain::kObj, n));
+  return static_cast<unsigned char*>(
+      interpheap::alloc::Malloc(Domain::kObj, n));
 }
 
 }  // namespace

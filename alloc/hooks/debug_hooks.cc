@@ -1,0 +1,399 @@
+#include "alloc/hooks/debug_hooks.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "absl/base/optimization.h"
+#include "alloc/fatal.h"
+#include "alloc/hooks/tracemalloc.h"
+#include "alloc/pymalloc/arena_map.h"
+#include "alloc/pymalloc/pymalloc.h"
+
+namespace interpheap::alloc {
+namespace {
+
+constexpr std::size_t S = sizeof(std::size_t);
+static_assert(S == 8);
+constexpr std::size_t kErasedSize = 64;
+
+struct DebugContext {
+  char api_id;
+  Domain domain;
+  ih_allocator_t wrapped;
+};
+
+DebugContext contexts[kDomainCount] = {
+    {'r', Domain::kRaw, {}},
+    {'m', Domain::kMem, {}},
+    {'o', Domain::kObj, {}},
+};
+
+std::atomic<bool> serial_numbers{false};
+std::atomic<std::size_t> serial_counter{0};
+
+bool DefaultLockHeld() {
+  const Heap* heap = CurrentHeap();
+  return heap != nullptr && heap->guard().IsHeldByCurrentThread();
+}
+std::atomic<LockHeldPredicate> lock_held{&DefaultLockHeld};
+
+std::size_t ExtraBytes() { return serial_numbers.load() ? 4 * S : 3 * S; }
+
+void WriteBigEndian(unsigned char* at, std::size_t value) {
+  const std::uint64_t big = __builtin_bswap64(value);
+  std::memcpy(at, &big, S);
+}
+
+std::size_t ReadBigEndian(const unsigned char* at) {
+  std::uint64_t big;
+  std::memcpy(&big, at, S);
+  return __builtin_bswap64(big);
+}
+
+constexpr std::uint64_t kForbiddenWord = 0xFDFDFDFDFDFDFDFDull;
+
+std::uint64_t LoadWord(const unsigned char* at) {
+  std::uint64_t word;
+  std::memcpy(&word, at, S);
+  return word;
+}
+
+// Writes header, pads and (optionally) serial around p[0:n].
+void Decorate(unsigned char* q, std::size_t n, char api_id) {
+  WriteBigEndian(q, n);
+  q[S] = static_cast<unsigned char>(api_id);
+  std::memset(q + S + 1, kForbiddenByte, S - 1);
+  unsigned char* tail = q + 2 * S + n;
+  std::memset(tail, kForbiddenByte, S);
+  if (serial_numbers.load(std::memory_order_relaxed)) {
+    WriteBigEndian(tail + S,
+                   serial_counter.fetch_add(1, std::memory_order_relaxed) + 1);
+  }
+}
+
+// A fixed buffer for dump lines: formatted with vsnprintf (which does not
+// allocate for these formats) and written with write(2).
+class DumpWriter {
+ public:
+  explicit DumpWriter(int fd) : fd_(fd) {}
+  void Printf(const char* format, ...) __attribute__((format(printf, 2, 3))) {
+    char line[256];
+    va_list args;
+    va_start(args, format);
+    const int n = std::vsnprintf(line, sizeof(line), format, args);
+    va_end(args);
+    if (n > 0) {
+      WriteFully(fd_, line,
+                 std::min(static_cast<std::size_t>(n), sizeof(line) - 1));
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+[[noreturn]] void DumpAndDie(const void* p, const char* function,
+                             const char* message) {
+  DumpDebugBlock(STDERR_FILENO, p);
+  FatalError(function, message);
+}
+
+// CPython's _PyMem_DebugCheckAddress: API id, leading pads, trailing pads.
+void CheckAddress(const char* function, char api_id, const void* p) {
+  const auto* q = static_cast<const unsigned char*>(p);
+  // The common case in three word compares: the id byte and the 7 leading
+  // pads, then the 8 trailing pads. Any difference is examined byte by
+  // byte below, in CPython's order, to report it exactly.
+  const std::uint64_t id_and_pads = LoadWord(q - S);
+  if (ABSL_PREDICT_TRUE(
+          id_and_pads ==
+              ((kForbiddenWord << 8) | static_cast<unsigned char>(api_id)) &&
+          LoadWord(q + ReadBigEndian(q - 2 * S)) == kForbiddenWord)) {
+    return;
+  }
+  const char id = static_cast<char>(q[-static_cast<std::ptrdiff_t>(S)]);
+  if (id != api_id) {
+    char message[96];
+    std::snprintf(message, sizeof(message),
+                  "bad ID: Allocated using API '%c', verified using API '%c'",
+                  id, api_id);
+    DumpAndDie(p, function, message);
+  }
+  for (std::size_t i = 1; i <= S - 1; ++i) {
+    if (q[-static_cast<std::ptrdiff_t>(i)] != kForbiddenByte) {
+      DumpAndDie(p, function, "bad leading pad byte");
+    }
+  }
+  const std::size_t n = ReadBigEndian(q - 2 * S);
+  const unsigned char* tail = q + n;
+  for (std::size_t i = 0; i < S; ++i) {
+    if (tail[i] != kForbiddenByte) {
+      DumpAndDie(p, function, "bad trailing pad byte");
+    }
+  }
+}
+
+// Mem and obj only: the lock check that comes first in every call.
+void CheckLock(const char* function) {
+  if (ABSL_PREDICT_FALSE(!lock_held.load(std::memory_order_relaxed)())) {
+    FatalError(function,
+               "Python memory allocator called without holding the GIL");
+  }
+}
+
+// Mem and obj only: a pool block must be freed or reallocated under the
+// interpreter whose heap owns it. Blocks outside pymalloc arenas (raw
+// fallbacks, C library blocks) carry no owner and are not checked.
+void CheckOwner(const char* function, const void* p) {
+  const void* q = static_cast<const unsigned char*>(p) - 2 * S;
+  const Heap* owner = ArenaMap::Global().Owner(q);
+  const Heap* current = CurrentHeap();
+  if (ABSL_PREDICT_FALSE(owner != nullptr && current != nullptr &&
+                         owner != current)) {
+    char message[160];
+    std::snprintf(message, sizeof(message),
+                  "cross-interpreter free: the block was allocated by "
+                  "interpreter %lld and is freed under interpreter %lld",
+                  static_cast<long long>(owner->owner_id()),
+                  static_cast<long long>(current->owner_id()));
+    DumpAndDie(p, function, message);
+  }
+}
+
+void* RawMalloc(DebugContext* ctx, std::size_t n, bool zeroed) {
+  if (n > static_cast<std::size_t>(PTRDIFF_MAX) - ExtraBytes()) return nullptr;
+  const std::size_t total = n + ExtraBytes();
+  auto* q = static_cast<unsigned char*>(
+      zeroed ? ctx->wrapped.calloc(ctx->wrapped.ctx, 1, total)
+             : ctx->wrapped.malloc(ctx->wrapped.ctx, total));
+  if (q == nullptr) return nullptr;
+  Decorate(q, n, ctx->api_id);
+  if (!zeroed && n > 0) std::memset(q + 2 * S, kCleanByte, n);
+  return q + 2 * S;
+}
+
+// Frees a block that CheckAddress has accepted.
+void FreeChecked(DebugContext* ctx, void* p) {
+  auto* q = static_cast<unsigned char*>(p) - 2 * S;
+  const std::size_t n = ReadBigEndian(q);
+  std::memset(q, kDeadByte, n + ExtraBytes());
+  ctx->wrapped.free(ctx->wrapped.ctx, q);
+}
+
+void RawFree(DebugContext* ctx, void* p) {
+  if (p == nullptr) return;
+  CheckAddress("_PyMem_DebugRawFree", ctx->api_id, p);
+  FreeChecked(ctx, p);
+}
+
+// Reallocates a block that CheckAddress has accepted.
+void* ReallocChecked(DebugContext* ctx, void* p, std::size_t n) {
+  if (n > static_cast<std::size_t>(PTRDIFF_MAX) - ExtraBytes()) return nullptr;
+
+  auto* head = static_cast<unsigned char*>(p) - 2 * S;
+  unsigned char* data = head + 2 * S;
+  const std::size_t old_n = ReadBigEndian(head);
+  unsigned char* tail = data + old_n;
+  const std::size_t old_serial =
+      serial_numbers.load() ? ReadBigEndian(tail + S) : 0;
+
+  // Mark the decorations and up to 64 bytes at each end dead, keeping the
+  // data bytes, so that the old block reads as dead if realloc moves it.
+  unsigned char saved[2 * kErasedSize];
+  if (old_n <= sizeof(saved)) {
+    std::memcpy(saved, data, old_n);
+    std::memset(head, kDeadByte, old_n + ExtraBytes());
+  } else {
+    std::memcpy(saved, data, kErasedSize);
+    std::memset(head, kDeadByte, kErasedSize + 2 * S);
+    std::memcpy(saved + kErasedSize, tail - kErasedSize, kErasedSize);
+    std::memset(tail - kErasedSize, kDeadByte,
+                kErasedSize + ExtraBytes() - 2 * S);
+  }
+
+  auto* resized = static_cast<unsigned char*>(
+      ctx->wrapped.realloc(ctx->wrapped.ctx, head, n + ExtraBytes()));
+  const std::size_t new_n = resized == nullptr ? old_n : n;
+  if (resized != nullptr) head = resized;
+  data = head + 2 * S;
+
+  if (resized == nullptr && serial_numbers.load()) {
+    // Keep the old block exactly as it was, serial included.
+    WriteBigEndian(head, new_n);
+    head[S] = static_cast<unsigned char>(ctx->api_id);
+    std::memset(head + S + 1, kForbiddenByte, S - 1);
+    std::memset(data + new_n, kForbiddenByte, S);
+    WriteBigEndian(data + new_n + S, old_serial);
+  } else {
+    Decorate(head, new_n, ctx->api_id);
+  }
+
+  // Restore the saved bytes that the new size keeps.
+  if (old_n <= sizeof(saved)) {
+    std::memcpy(data, saved, std::min(new_n, old_n));
+  } else {
+    std::memcpy(data, saved, std::min(new_n, kErasedSize));
+    const std::size_t last_start = old_n - kErasedSize;
+    if (new_n > last_start) {
+      std::memcpy(data + last_start, saved + kErasedSize,
+                  std::min(new_n - last_start, kErasedSize));
+    }
+  }
+  if (resized == nullptr) return nullptr;
+  if (new_n > old_n) std::memset(data + old_n, kCleanByte, new_n - old_n);
+  return data;
+}
+
+void* RawRealloc(DebugContext* ctx, void* p, std::size_t n) {
+  if (p == nullptr) return RawMalloc(ctx, n, false);
+  CheckAddress("_PyMem_DebugRawRealloc", ctx->api_id, p);
+  return ReallocChecked(ctx, p, n);
+}
+
+DebugContext* Ctx(void* ctx) { return static_cast<DebugContext*>(ctx); }
+
+// Raw hooks: no lock check.
+void* DebugRawMalloc(void* ctx, std::size_t n) {
+  return RawMalloc(Ctx(ctx), n, false);
+}
+void* DebugRawCalloc(void* ctx, std::size_t nelem, std::size_t elsize) {
+  return RawMalloc(Ctx(ctx), nelem * elsize, true);
+}
+void* DebugRawRealloc(void* ctx, void* p, std::size_t n) {
+  return RawRealloc(Ctx(ctx), p, n);
+}
+void DebugRawFree(void* ctx, void* p) { RawFree(Ctx(ctx), p); }
+
+// Mem and obj hooks: the lock check first, even for free(NULL).
+void* DebugMalloc(void* ctx, std::size_t n) {
+  CheckLock("_PyMem_DebugMalloc");
+  return RawMalloc(Ctx(ctx), n, false);
+}
+void* DebugCalloc(void* ctx, std::size_t nelem, std::size_t elsize) {
+  CheckLock("_PyMem_DebugCalloc");
+  return RawMalloc(Ctx(ctx), nelem * elsize, true);
+}
+void* DebugRealloc(void* ctx, void* p, std::size_t n) {
+  CheckLock("_PyMem_DebugRealloc");
+  if (p == nullptr) return RawMalloc(Ctx(ctx), n, false);
+  CheckAddress("_PyMem_DebugRawRealloc", Ctx(ctx)->api_id, p);
+  CheckOwner("_PyMem_DebugRealloc", p);
+  return ReallocChecked(Ctx(ctx), p, n);
+}
+void DebugFree(void* ctx, void* p) {
+  CheckLock("_PyMem_DebugFree");
+  if (p == nullptr) return;
+  CheckAddress("_PyMem_DebugRawFree", Ctx(ctx)->api_id, p);
+  CheckOwner("_PyMem_DebugFree", p);
+  FreeChecked(Ctx(ctx), p);
+}
+
+}  // namespace
+
+ih_allocator_t DebugHook(Domain domain) {
+  DebugContext* ctx = &contexts[static_cast<int>(domain)];
+  if (domain == Domain::kRaw) {
+    return {ctx, DebugRawMalloc, DebugRawCalloc, DebugRawRealloc, DebugRawFree};
+  }
+  return {ctx, DebugMalloc, DebugCalloc, DebugRealloc, DebugFree};
+}
+
+ih_allocator_t* DebugHookPrevious(Domain domain) {
+  return &contexts[static_cast<int>(domain)].wrapped;
+}
+
+bool IsDebugHook(const ih_allocator_t& allocator) {
+  return allocator.malloc == DebugRawMalloc || allocator.malloc == DebugMalloc;
+}
+
+void SetDebugHookOptions(const DebugHookOptions& options) {
+  serial_numbers.store(options.serial_numbers);
+}
+
+DebugHookOptions GetDebugHookOptions() {
+  return DebugHookOptions{serial_numbers.load()};
+}
+
+void SetLockHeldPredicate(LockHeldPredicate predicate) {
+  lock_held.store(predicate == nullptr ? &DefaultLockHeld : predicate);
+}
+
+void DumpDebugBlock(int fd, const void* p) {
+  DumpWriter out(fd);
+  const auto* q = static_cast<const unsigned char*>(p);
+  out.Printf("Debug memory block at address p=%p:", p);
+  if (p == nullptr) {
+    out.Printf("\n");
+    return;
+  }
+  out.Printf(" API '%c'\n",
+             static_cast<char>(q[-static_cast<std::ptrdiff_t>(S)]));
+  const std::size_t n = ReadBigEndian(q - 2 * S);
+  out.Printf("    %zu bytes originally requested\n", n);
+
+  out.Printf("    The %d pad bytes at p-%d are ", static_cast<int>(S - 1),
+             static_cast<int>(S - 1));
+  bool ok = true;
+  for (std::size_t i = 1; i <= S - 1; ++i) {
+    if (q[-static_cast<std::ptrdiff_t>(i)] != kForbiddenByte) ok = false;
+  }
+  if (ok) {
+    out.Printf("FORBIDDENBYTE, as expected.\n");
+  } else {
+    out.Printf("not all FORBIDDENBYTE (0x%02x):\n", kForbiddenByte);
+    for (int i = static_cast<int>(S) - 1; i >= 1; --i) {
+      const unsigned char byte = q[-i];
+      out.Printf("        at p-%d: 0x%02x%s\n", i, byte,
+                 byte != kForbiddenByte ? " *** OUCH" : "");
+    }
+    out.Printf(
+        "    Because memory is corrupted at the start, the count of bytes "
+        "requested\n"
+        "       may be bogus, and checking the trailing pad bytes may "
+        "segfault.\n");
+  }
+
+  const unsigned char* tail = q + n;
+  out.Printf("    The %d pad bytes at tail=%p are ", static_cast<int>(S),
+             static_cast<const void*>(tail));
+  ok = true;
+  for (std::size_t i = 0; i < S; ++i) {
+    if (tail[i] != kForbiddenByte) ok = false;
+  }
+  if (ok) {
+    out.Printf("FORBIDDENBYTE, as expected.\n");
+  } else {
+    out.Printf("not all FORBIDDENBYTE (0x%02x):\n", kForbiddenByte);
+    for (std::size_t i = 0; i < S; ++i) {
+      out.Printf("        at tail+%d: 0x%02x%s\n", static_cast<int>(i), tail[i],
+                 tail[i] != kForbiddenByte ? " *** OUCH" : "");
+    }
+  }
+
+  if (serial_numbers.load()) {
+    out.Printf("    The block was made by call #%zu to debug malloc/realloc.\n",
+               ReadBigEndian(tail + S));
+  }
+
+  if (n > 0) {
+    out.Printf("    Data at p:");
+    const unsigned char* at = q;
+    for (int i = 0; at < tail && i < 8; ++i, ++at) out.Printf(" %02x", *at);
+    if (at < tail) {
+      if (tail - at > 8) {
+        out.Printf(" ...");
+        at = tail - 8;
+      }
+      for (; at < tail; ++at) out.Printf(" %02x", *at);
+    }
+    out.Printf("\n");
+  }
+  out.Printf("\n");
+  WriteTracebackSection(fd, p);
+}
+
+}  // namespace interpheap::alloc

@@ -1,0 +1,79 @@
+// alloc/hooks/debug_hooks.h: CPython's debug hooks on the three domains.
+//
+// A debug hook wraps a domain's allocator and decorates every block. With
+// S = 8 (sizeof(size_t)) and N the requested size, it asks the wrapped
+// allocator for N + 3S bytes (N + 4S with serial numbers) at q and returns
+// p = q + 2S:
+//
+//   q[0:S]        N, big-endian
+//   q[S]          API id: 'r' raw, 'm' mem, 'o' obj
+//   q[S+1:2S]     7 x 0xFD (forbidden bytes)
+//   p[0:N]        0xCD after malloc (clean bytes); zeros after calloc
+//   p[N:N+S]      8 x 0xFD
+//   p[N+S:N+2S]   serial number, big-endian (only with serial numbers)
+//
+// Free checks the block (API id, then the leading pads, then the trailing
+// pads), fills all of it with 0xDD (dead bytes) and frees q. Realloc checks,
+// marks the old decorations and up to 64 bytes at each end dead (saving
+// them), reallocates, rewrites the decorations, restores the saved bytes and
+// fills growth with 0xCD; on failure the old block stays valid.
+//
+// The mem and obj hooks also check, before anything else, that the calling
+// thread holds its current interpreter's lock ("called without holding the
+// GIL"), and on free/realloc that the block's owning interpreter is the
+// current one. The raw hook checks neither. Every failure prints CPython's
+// diagnostic dump and calls FatalError (alloc/fatal.h) with CPython's
+// function names and messages.
+
+#ifndef INTERPHEAP_ALLOC_HOOKS_DEBUG_HOOKS_H_
+#define INTERPHEAP_ALLOC_HOOKS_DEBUG_HOOKS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "alloc/allocator.h"
+#include "alloc/allocator_table.h"
+
+namespace interpheap::alloc {
+
+inline constexpr unsigned char kCleanByte = 0xCD;
+inline constexpr unsigned char kDeadByte = 0xDD;
+inline constexpr unsigned char kForbiddenByte = 0xFD;
+
+struct DebugHookOptions {
+  // Adds the serial-number word to every block (CPython's
+  // PYMEM_DEBUG_SERIALNO) and prints "The block was made by call #N" in
+  // dumps.
+  bool serial_numbers = false;
+};
+
+// The hook allocator of `domain` and the storage for what it wraps. Wrap
+// it with AllocatorTable::Wrap(domain, DebugHook(domain),
+// DebugHookPrevious(domain)); Runtime::SetupDebugHooks does that for every
+// domain that has no debug hook yet.
+ih_allocator_t DebugHook(Domain domain);
+ih_allocator_t* DebugHookPrevious(Domain domain);
+
+// True if `allocator` is one of the debug hooks.
+bool IsDebugHook(const ih_allocator_t& allocator);
+
+// Serial numbers on or off for blocks allocated from now on. Only valid
+// while no debug-hook block is live (Runtime checks).
+void SetDebugHookOptions(const DebugHookOptions& options);
+DebugHookOptions GetDebugHookOptions();
+
+// Writes CPython's dump of the debug block at `p` to `fd`
+// (_PyObject_DebugDumpAddress), including the tracemalloc section. Does not
+// allocate.
+void DumpDebugBlock(int fd, const void* p);
+
+// The predicate the mem/obj hooks use for "the calling thread holds its
+// interpreter's lock". The default asks the current heap's lock; a CPython
+// host installs one that asks PyGILState_Check(). nullptr restores the
+// default.
+using LockHeldPredicate = bool (*)();
+void SetLockHeldPredicate(LockHeldPredicate predicate);
+
+}  // namespace interpheap::alloc
+
+#endif  // INTERPHEAP_ALLOC_HOOKS_DEBUG_HOOKS_H_

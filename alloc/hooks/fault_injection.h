@@ -1,0 +1,31 @@
+// alloc/hooks/fault_injection.h: making allocations fail on purpose, for tests
+// (CPython's _testcapi.set_nomemory).
+//
+// While installed, a hook on each domain counts malloc, calloc and realloc
+// calls in all three domains together; calls whose count is in
+// (start, stop] return nullptr without reaching the allocator (stop == 0:
+// no end). Free never fails. Runtime::SetNoMemory / RemoveNoMemory wrap and
+// unwrap the hooks under the lifecycle rules; removing is idempotent.
+
+#ifndef INTERPHEAP_ALLOC_HOOKS_FAULT_INJECTION_H_
+#define INTERPHEAP_ALLOC_HOOKS_FAULT_INJECTION_H_
+
+#include <cstdint>
+
+#include "alloc/allocator.h"
+#include "alloc/allocator_table.h"
+
+namespace interpheap::alloc {
+
+ih_allocator_t NoMemoryHook(Domain domain);
+ih_allocator_t* NoMemoryHookPrevious(Domain domain);
+
+// Resets the call count and sets the failing window (start, stop].
+void SetNoMemoryWindow(std::int64_t start, std::int64_t stop);
+
+// Allocation calls counted since the window was set.
+std::int64_t NoMemoryCallCount();
+
+}  // namespace interpheap::alloc
+
+#endif  // INTERPHEAP_ALLOC_HOOKS_FAULT_INJECTION_H_

@@ -1,0 +1,676 @@
+#include "alloc/pymalloc/pymalloc.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/base/const_init.h"
+#include "absl/base/optimization.h"
+#include "absl/strings/str_format.h"
+#include "alloc/domain.h"
+#include "alloc/external/memcheck.h"
+#include "alloc/fatal.h"
+#include "alloc/pymalloc/stats.h"
+#include "sync/mutex_lock.h"
+
+namespace interpheap::alloc {
+namespace {
+
+// Live heaps, for global counts.
+ABSL_CONST_INIT sync::Mutex registry_mu(absl::kConstInit);
+ABSL_CONST_INIT std::atomic<std::int64_t> leaked_blocks{0};
+// Raw fallback counts of released heaps (signed: see AllocatedBlocks()).
+ABSL_CONST_INIT std::atomic<std::int64_t> released_raw_blocks{0};
+
+// Live heaps are few (one per interpreter with its own heap); a fixed array,
+// searched linearly under registry_mu, needs no allocation.
+constexpr int kMaxRegisteredHeaps = 4096;
+Heap* registered_heaps[kMaxRegisteredHeaps] ABSL_GUARDED_BY(registry_mu);
+int registered_count ABSL_GUARDED_BY(registry_mu) = 0;
+
+void RegisterHeap(Heap* heap) {
+  sync::MutexLock lock(&registry_mu);
+  if (registered_count < kMaxRegisteredHeaps) {
+    registered_heaps[registered_count++] = heap;
+  }
+}
+
+void UnregisterHeap(Heap* heap) {
+  sync::MutexLock lock(&registry_mu);
+  for (int i = 0; i < registered_count; ++i) {
+    if (registered_heaps[i] == heap) {
+      registered_heaps[i] = registered_heaps[--registered_count];
+      return;
+    }
+  }
+}
+
+std::uint64_t NextHeapSerial() {
+  ABSL_CONST_INIT static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+constexpr std::size_t kRequestedTableBytes =
+    (kArenaSize >> kAlignmentShift) * sizeof(std::uint16_t);
+
+}  // namespace
+
+bool MallocStatsRequested() {
+  static const bool requested = [] {
+    const char* value = std::getenv("INTERPHEAP_MALLOCSTATS");
+    return value != nullptr && value[0] != '\0';
+  }();
+  return requested;
+}
+
+namespace internal {
+__thread Heap* current_heap = nullptr;
+}  // namespace internal
+
+Heap::Heap(sync::Mutex* guard, std::int64_t owner_id)
+    : guard_(guard), owner_id_(owner_id), serial_(NextHeapSerial()) {
+  memcheck::Init();
+  for (PoolHeader& sentinel : used_pools_) {
+    sentinel = PoolHeader{};
+    sentinel.next = &sentinel;
+    sentinel.prev = &sentinel;
+  }
+  RegisterHeap(this);
+}
+
+Heap::~Heap() {
+  UnregisterHeap(this);
+  if (arenas_current_ != 0) {
+    FatalError("Heap::~Heap",
+               "a heap with arenas was destroyed; call Release() and keep a "
+               "heap with leaked blocks alive");
+  }
+  std::free(arenas_);
+}
+
+// ---- Allocation ----
+
+void* Heap::MallocSlow(std::size_t n) {
+  if (n - 1 >= kSmallRequestThreshold || memcheck::DeclineToRaw()) {
+    // n == 0 wraps around to SIZE_MAX: both go to the raw domain.
+    return RawFallbackMalloc(n);
+  }
+  const int size_class = SizeClassOf(n);
+  PoolHeader* pool = used_pools_[size_class].next;
+  if (pool == &used_pools_[size_class] &&
+      remote_pending_.load(std::memory_order_relaxed) != 0) {
+    // Blocks handed back by other heaps may refill a pool of this class.
+    DrainRemoteFrees();
+    pool = used_pools_[size_class].next;
+  }
+  void* block;
+  if (pool != &used_pools_[size_class]) {
+    // Under the checkers, or refilled by the drain above.
+    block = PopBlock<true>(pool, size_class);
+    if (memcheck::Active()) AnnounceAllocated(block, n);
+    return block;
+  }
+  block = AllocateFromNewPool(size_class);
+  if (block == nullptr) return RawFallbackMalloc(n);
+  BumpOwned(blocks_in_pools_, 1);
+  if (memcheck::Active()) AnnounceAllocated(block, n);
+  return block;
+}
+
+void Heap::SetRequestedSize(void* block, std::size_t n) {
+  ArenaObject& arena = arenas_[PoolOf(block)->arena_index];
+  if (arena.requested_sizes != nullptr) {
+    arena.requested_sizes[(reinterpret_cast<std::uintptr_t>(block) -
+                           arena.address) >>
+                          kAlignmentShift] = static_cast<std::uint16_t>(n);
+  }
+}
+
+void Heap::AnnounceAllocated(void* block, std::size_t n) {
+  SetRequestedSize(block, n);
+  memcheck::BlockAllocated(block, n, false);
+}
+
+std::size_t Heap::RequestedSize(const void* block) {
+  const ArenaObject& arena = arenas_[PoolOf(block)->arena_index];
+  if (arena.requested_sizes == nullptr) {
+    return BlockSizeOf(static_cast<int>(PoolOf(block)->size_class));
+  }
+  return arena.requested_sizes[(reinterpret_cast<std::uintptr_t>(block) -
+                                arena.address) >>
+                               kAlignmentShift];
+}
+
+void Heap::ReleaseArenaMemory(ArenaObject& arena) {
+  ArenaMap::Global().Unregister(arena.address);
+  if (memcheck::Active()) {
+    memcheck::ArenaReleased(reinterpret_cast<void*>(arena.address), kArenaSize);
+  }
+  arena.allocator.free(arena.allocator.ctx,
+                       reinterpret_cast<void*>(arena.address), kArenaSize);
+  if (arena.requested_sizes != nullptr) {
+    munmap(arena.requested_sizes, kRequestedTableBytes);
+    arena.requested_sizes = nullptr;
+  }
+  arena.address = 0;
+}
+
+void* Heap::RawFallbackMalloc(std::size_t n) {
+  void* p = alloc::Malloc(Domain::kRaw, n);
+  if (p != nullptr) BumpOwned(raw_blocks_, 1);
+  return p;
+}
+
+void* Heap::AllocateFromNewPool(int size_class) {
+  if (usable_arenas_ == nullptr) {
+    usable_arenas_ = NewArena();
+    if (usable_arenas_ == nullptr) return nullptr;
+    usable_arenas_->next = nullptr;
+    usable_arenas_->prev = nullptr;
+    last_with_free_[usable_arenas_->free_pool_count] = usable_arenas_;
+  }
+  ArenaObject* arena = usable_arenas_;
+  // The arena loses a free pool; it stays the leftmost, so the order holds.
+  if (last_with_free_[arena->free_pool_count] == arena) {
+    last_with_free_[arena->free_pool_count] = nullptr;
+  }
+  if (arena->free_pool_count > 1) {
+    last_with_free_[arena->free_pool_count - 1] = arena;
+  }
+
+  PoolHeader* pool = arena->free_pools;
+  if (pool != nullptr) {
+    arena->free_pools = pool->next;
+  } else {
+    pool = reinterpret_cast<PoolHeader*>(arena->carve_address);
+    if (memcheck::Active()) memcheck::PoolHeaderCarved(pool, kPoolOverhead);
+    pool->arena_index = static_cast<std::uint32_t>(arena - arenas_);
+    pool->size_class = UINT32_MAX;  // never used: no free list to reuse
+    arena->carve_address += kPoolSize;
+  }
+  if (--arena->free_pool_count == 0) {
+    // Wholly allocated: leaves usable_arenas_.
+    usable_arenas_ = arena->next;
+    if (usable_arenas_ != nullptr) usable_arenas_->prev = nullptr;
+  }
+
+  // Link at the front of the class's used list.
+  PoolHeader& sentinel = used_pools_[size_class];
+  pool->next = sentinel.next;
+  pool->prev = &sentinel;
+  sentinel.next->prev = pool;
+  sentinel.next = pool;
+  pool->ref_count = 1;
+
+  if (pool->size_class == static_cast<std::uint32_t>(size_class)) {
+    // It last held this class: its free list is ready, and holds at least
+    // the two blocks carved when the pool was first initialized.
+    FreeBlock* block = pool->free_list;
+    pool->free_list = ReadLink<true>(block);
+    return block;
+  }
+  const auto block_size = static_cast<std::uint32_t>(BlockSizeOf(size_class));
+  pool->size_class = static_cast<std::uint32_t>(size_class);
+  char* first = reinterpret_cast<char*>(pool) + kPoolOverhead;
+  pool->next_offset =
+      static_cast<std::uint32_t>(kPoolOverhead) + 2 * block_size;
+  pool->max_next_offset = static_cast<std::uint32_t>(kPoolSize) - block_size;
+  pool->free_list = reinterpret_cast<FreeBlock*>(first + block_size);
+  WriteLink<true>(pool->free_list, nullptr);
+  return first;
+}
+
+ArenaObject* Heap::NewArena() {
+  if (MallocStatsRequested()) {
+    // As CPython: the table is printed before the new arena exists.
+    WriteStatsText(Stats(), STDERR_FILENO);
+  }
+  if (unused_arena_slots_ == nullptr) {
+    // Double the slots. Pools refer to arenas by index, and this runs only
+    // when no arena has a free pool (usable_arenas_ and last_with_free_ are
+    // empty), so no pointer into the old array survives the move.
+    const std::uint32_t slots =
+        arena_slots_ == 0 ? kInitialArenaObjects : arena_slots_ * 2;
+    if (slots <= arena_slots_) return nullptr;
+    // Straight from the C library, not through the raw domain: hooks on raw
+    // (debug, tracing, fault injection) must not see pymalloc's bookkeeping.
+    auto* grown = static_cast<ArenaObject*>(
+        std::realloc(arenas_, sizeof(ArenaObject) * std::size_t{slots}));
+    if (grown == nullptr) return nullptr;
+    arenas_ = grown;
+    for (std::uint32_t i = arena_slots_; i < slots; ++i) {
+      arenas_[i] = ArenaObject{};
+      arenas_[i].next = i + 1 < slots ? &arenas_[i + 1] : nullptr;
+    }
+    unused_arena_slots_ = &arenas_[arena_slots_];
+    arena_slots_ = slots;
+  }
+  ArenaObject* arena = unused_arena_slots_;
+  const ArenaAllocator allocator = GetArenaAllocator();
+  void* address = allocator.alloc(allocator.ctx, kArenaSize);
+  if (address == nullptr) return nullptr;
+  if (!ArenaMap::Global().Register(reinterpret_cast<std::uintptr_t>(address),
+                                   this)) {
+    allocator.free(allocator.ctx, address, kArenaSize);
+    return nullptr;
+  }
+  unused_arena_slots_ = arena->next;
+  arena->address = reinterpret_cast<std::uintptr_t>(address);
+  arena->allocator = allocator;
+  arena->free_pools = nullptr;
+  arena->carve_address = arena->address;
+  arena->free_pool_count = kPoolsPerArena;
+  if (const std::uintptr_t excess = arena->address & (kPoolSize - 1);
+      excess != 0) {
+    --arena->free_pool_count;
+    arena->carve_address += kPoolSize - excess;
+  }
+  arena->total_pool_count = arena->free_pool_count;
+  arena->requested_sizes = nullptr;
+  if (memcheck::Active()) {
+    memcheck::ArenaCreated(address, kArenaSize);
+    void* table = mmap(nullptr, kRequestedTableBytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (table != MAP_FAILED) {
+      arena->requested_sizes = static_cast<std::uint16_t*>(table);
+    }
+  }
+  ++arenas_current_;
+  arenas_mirror_.store(arenas_current_, std::memory_order_relaxed);
+  ++arenas_allocated_total_;
+  if (arenas_current_ > arenas_highwater_) arenas_highwater_ = arenas_current_;
+  return arena;
+}
+
+void* Heap::Calloc(std::size_t nelem, std::size_t elsize) {
+  const std::size_t n = nelem * elsize;  // the domain checked overflow
+  if (n - 1 >= kSmallRequestThreshold) {
+    void* p = alloc::Calloc(Domain::kRaw, nelem, elsize);
+    if (p != nullptr) BumpOwned(raw_blocks_, 1);
+    return p;
+  }
+  void* p = Malloc(n);
+  if (p != nullptr) std::memset(p, 0, n);
+  return p;
+}
+
+// ---- Free ----
+
+void Heap::FreeSlow(void* p, Heap* owner) {
+  if (p == nullptr) return;
+  if (owner == this) {
+    // Here under the checkers only: the fast path took every other case.
+    if (memcheck::Active()) {
+      memcheck::BlockFreed(
+          p, BlockSizeOf(static_cast<int>(PoolOf(p)->size_class)));
+    }
+    PushBlock<true>(p);
+    return;
+  }
+  if (owner != nullptr) {
+    owner->PushRemoteFree(p);
+    return;
+  }
+  alloc::Free(Domain::kRaw, p);
+  BumpOwned(raw_blocks_, -1);
+}
+
+void Heap::PoolBecameEmpty(PoolHeader* pool) {
+  pool->prev->next = pool->next;
+  pool->next->prev = pool->prev;
+  ArenaObject* arena = &arenas_[pool->arena_index];
+  pool->next = arena->free_pools;
+  arena->free_pools = pool;
+
+  std::uint32_t free_count = arena->free_pool_count;
+  ArenaObject* rightmost_old = last_with_free_[free_count];
+  if (rightmost_old == arena) {
+    ArenaObject* left = arena->prev;
+    last_with_free_[free_count] =
+        (left != nullptr && left->free_pool_count == free_count) ? left
+                                                                 : nullptr;
+  }
+  arena->free_pool_count = ++free_count;
+
+  if (free_count == arena->total_pool_count && arena->next != nullptr) {
+    // Wholly free and not the last usable arena: give it back.
+    if (arena->prev == nullptr) {
+      usable_arenas_ = arena->next;
+    } else {
+      arena->prev->next = arena->next;
+    }
+    arena->next->prev = arena->prev;
+    if (last_with_free_[free_count] == arena) {
+      last_with_free_[free_count] = nullptr;
+    }
+    ReleaseArenaMemory(*arena);
+    arena->next = unused_arena_slots_;
+    unused_arena_slots_ = arena;
+    --arenas_current_;
+    arenas_mirror_.store(arenas_current_, std::memory_order_relaxed);
+    return;
+  }
+
+  if (free_count == 1) {
+    // It had no free pool, so it was not in usable_arenas_: put it first.
+    arena->next = usable_arenas_;
+    arena->prev = nullptr;
+    if (usable_arenas_ != nullptr) usable_arenas_->prev = arena;
+    usable_arenas_ = arena;
+    if (last_with_free_[1] == nullptr) last_with_free_[1] = arena;
+    return;
+  }
+
+  if (last_with_free_[free_count] == nullptr) {
+    last_with_free_[free_count] = arena;
+  }
+  if (arena == rightmost_old) return;  // still in order
+
+  // Slide right, after the rightmost arena that had the old count.
+  if (arena->prev != nullptr) {
+    arena->prev->next = arena->next;
+  } else {
+    usable_arenas_ = arena->next;
+  }
+  arena->next->prev = arena->prev;
+  arena->prev = rightmost_old;
+  arena->next = rightmost_old->next;
+  if (arena->next != nullptr) arena->next->prev = arena;
+  rightmost_old->next = arena;
+}
+
+void Heap::PushRemoteFree(void* p) {
+  auto* block = static_cast<FreeBlock*>(p);
+  if (memcheck::Active()) {
+    // Freed for the checkers now, although the owner recycles it later.
+    memcheck::BlockFreed(p,
+                         BlockSizeOf(static_cast<int>(PoolOf(p)->size_class)));
+  }
+  FreeBlock* head = remote_free_head_.load(std::memory_order_relaxed);
+  do {
+    WriteLink<true>(block, head);
+  } while (!remote_free_head_.compare_exchange_weak(
+      head, block, std::memory_order_release, std::memory_order_relaxed));
+  remote_pending_.fetch_add(1, std::memory_order_relaxed);
+  remote_frees_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Heap::DrainRemoteFrees() {
+  FreeBlock* block =
+      remote_free_head_.exchange(nullptr, std::memory_order_acquire);
+  std::int64_t drained = 0;
+  while (block != nullptr) {
+    FreeBlock* next = ReadLink<true>(block);
+    PushBlock<true>(block);
+    block = next;
+    ++drained;
+  }
+  if (drained != 0) {
+    remote_pending_.fetch_sub(drained, std::memory_order_relaxed);
+  }
+}
+
+// ---- Realloc ----
+
+void* Heap::Realloc(void* p, std::size_t n) {
+  if (p == nullptr) return Malloc(n);
+  Heap* owner = ArenaMap::Global().Owner(p);
+  if (owner == nullptr) {
+    // Not a pool block: it came from the raw domain and stays there.
+    return alloc::Realloc(Domain::kRaw, p, n);
+  }
+  std::size_t keep = BlockSizeOf(static_cast<int>(PoolOf(p)->size_class));
+  const std::size_t block_size = keep;
+  if (owner == this && n <= keep && !memcheck::DeclineToRaw()) {
+    // Shrinking or the same class: stay unless less than 3/4 would be used.
+    if (4 * n > 3 * keep) {
+      if (memcheck::Active()) {
+        memcheck::BlockResized(p, block_size, n, std::min(n, RequestedSize(p)));
+        SetRequestedSize(p, n);
+      }
+      return p;
+    }
+  }
+  if (n < keep) keep = n;
+  void* moved = Malloc(n);
+  if (moved == nullptr) return nullptr;
+  if (memcheck::Active()) {
+    // The bytes beyond what was requested are off limits to the checkers:
+    // copy only what the caller may have written. (A block of another heap
+    // has no table here: its whole block is opened instead.)
+    if (owner == this) {
+      keep = std::min(keep, RequestedSize(p));
+    } else {
+      memcheck::OpenForCopy(p, keep);
+    }
+  }
+  std::memcpy(moved, p, keep);
+  if (owner == this) {
+    if (memcheck::Active()) memcheck::BlockFreed(p, block_size);
+    PushBlock<true>(p);
+  } else {
+    owner->PushRemoteFree(p);
+  }
+  return moved;
+}
+
+// ---- Counts, release, validation ----
+
+std::int64_t Heap::AllocatedBlocks() {
+  DrainRemoteFrees();
+  return blocks_in_pools_.load(std::memory_order_relaxed) +
+         raw_blocks_.load(std::memory_order_relaxed);
+}
+
+std::int64_t Heap::PoolBlocks() {
+  DrainRemoteFrees();
+  return blocks_in_pools_.load(std::memory_order_relaxed);
+}
+
+std::int64_t Heap::AllocatedBlocksRelaxed() const {
+  return blocks_in_pools_.load(std::memory_order_relaxed) +
+         raw_blocks_.load(std::memory_order_relaxed) -
+         remote_pending_.load(std::memory_order_relaxed);
+}
+
+std::int64_t Heap::Release() {
+  const std::int64_t live = PoolBlocks();
+  UnregisterHeap(this);
+  released_raw_blocks.fetch_add(raw_blocks_.load(std::memory_order_relaxed),
+                                std::memory_order_relaxed);
+  if (live != 0) {
+    AddLeakedBlocks(live);
+    return live;
+  }
+  for (std::uint32_t i = 0; i < arena_slots_; ++i) {
+    ArenaObject& arena = arenas_[i];
+    if (arena.address == 0) continue;
+    ReleaseArenaMemory(arena);
+    --arenas_current_;
+  }
+  arenas_mirror_.store(arenas_current_, std::memory_order_relaxed);
+  std::free(arenas_);
+  arenas_ = nullptr;
+  arena_slots_ = 0;
+  unused_arena_slots_ = nullptr;
+  usable_arenas_ = nullptr;
+  for (ArenaObject*& slot : last_with_free_) slot = nullptr;
+  for (PoolHeader& sentinel : used_pools_) {
+    sentinel.next = &sentinel;
+    sentinel.prev = &sentinel;
+  }
+  return 0;
+}
+
+HeapStats Heap::Stats() {
+  DrainRemoteFrees();
+  HeapStats stats;
+  for (std::uint32_t i = 0; i < arena_slots_; ++i) {
+    const ArenaObject& arena = arenas_[i];
+    if (arena.address == 0) continue;
+    stats.free_pools += arena.free_pool_count;
+    std::uintptr_t base = arena.address;
+    if ((base & (kPoolSize - 1)) != 0) {
+      stats.arena_alignment_bytes += kPoolSize;
+      base = (base & ~(kPoolSize - 1)) + kPoolSize;
+    }
+    for (; base < arena.carve_address; base += kPoolSize) {
+      const auto* pool = reinterpret_cast<const PoolHeader*>(base);
+      if (pool->ref_count == 0) continue;
+      const int c = static_cast<int>(pool->size_class);
+      ++stats.pools[c];
+      stats.blocks_in_use[c] += pool->ref_count;
+      stats.blocks_available[c] += BlocksPerPool(c) - pool->ref_count;
+    }
+  }
+  stats.arenas_allocated_total = arenas_allocated_total_;
+  stats.arenas_current = arenas_current_;
+  stats.arenas_highwater = arenas_highwater_;
+  stats.map_leaf_count = ArenaMap::Global().leaf_count();
+  return stats;
+}
+
+absl::Status Heap::Validate() const {
+  std::int64_t in_pools = 0;
+  std::uint32_t usable_seen = 0;
+  for (std::uint32_t i = 0; i < arena_slots_; ++i) {
+    const ArenaObject& arena = arenas_[i];
+    if (arena.address == 0) continue;
+    std::uint32_t listed_free = 0;
+    for (const PoolHeader* p = arena.free_pools; p != nullptr; p = p->next) {
+      if (p->ref_count != 0) {
+        return absl::InternalError(
+            absl::StrFormat("arena %d: pool %p in free_pools has %d blocks", i,
+                            p, p->ref_count));
+      }
+      ++listed_free;
+    }
+    std::uint32_t uncarved = 0;
+    for (std::uintptr_t a = arena.carve_address;
+         a + kPoolSize <= arena.address + kArenaSize; a += kPoolSize) {
+      ++uncarved;
+    }
+    if (arena.free_pool_count != listed_free + uncarved) {
+      return absl::InternalError(absl::StrFormat(
+          "arena %d: free_pool_count %d != %d listed + %d uncarved", i,
+          arena.free_pool_count, listed_free, uncarved));
+    }
+    std::uintptr_t base = arena.address;
+    if ((base & (kPoolSize - 1)) != 0) {
+      base = (base & ~(kPoolSize - 1)) + kPoolSize;
+    }
+    for (; base < arena.carve_address; base += kPoolSize) {
+      const auto* pool = reinterpret_cast<const PoolHeader*>(base);
+      in_pools += pool->ref_count;
+      if (pool->arena_index != i) {
+        return absl::InternalError(
+            absl::StrFormat("pool %p: arena_index %d, expected %d", pool,
+                            pool->arena_index, i));
+      }
+    }
+  }
+  std::uint32_t previous_count = 0;
+  for (const ArenaObject* a = usable_arenas_; a != nullptr; a = a->next) {
+    ++usable_seen;
+    if (a->free_pool_count < previous_count || a->free_pool_count == 0) {
+      return absl::InternalError(
+          "usable_arenas_ is not ascending by free_pool_count");
+    }
+    if (a->next != nullptr && a->next->prev != a) {
+      return absl::InternalError("usable_arenas_ links are broken");
+    }
+    const bool rightmost =
+        a->next == nullptr || a->next->free_pool_count != a->free_pool_count;
+    if (rightmost != (last_with_free_[a->free_pool_count] == a)) {
+      return absl::InternalError(absl::StrFormat(
+          "last_with_free_[%d] does not point at the rightmost arena",
+          a->free_pool_count));
+    }
+    previous_count = a->free_pool_count;
+  }
+  for (int k = 0; k <= kPoolsPerArena; ++k) {
+    const ArenaObject* a = last_with_free_[k];
+    if (a != nullptr && (a->free_pool_count != static_cast<std::uint32_t>(k) ||
+                         a->address == 0)) {
+      return absl::InternalError(
+          absl::StrFormat("last_with_free_[%d] points at a wrong arena", k));
+    }
+  }
+  (void)usable_seen;
+  const std::int64_t pending = remote_pending_.load(std::memory_order_relaxed);
+  if (in_pools != blocks_in_pools_.load(std::memory_order_relaxed)) {
+    return absl::InternalError(absl::StrFormat(
+        "blocks_in_pools_ %d != %d counted in pools (%d remote frees "
+        "pending)",
+        blocks_in_pools_.load(), in_pools, pending));
+  }
+  return absl::OkStatus();
+}
+
+// ---- The allocator of the mem and obj domains ----
+
+namespace {
+
+Heap* RequireHeap(const char* function) {
+  Heap* heap = internal::current_heap;
+  if (ABSL_PREDICT_FALSE(heap == nullptr)) {
+    FatalError(function,
+               "the mem/obj allocator was called by a thread that is not "
+               "attached to an interpreter");
+  }
+  heap->guard().AssumeHeld();
+  return heap;
+}
+
+void* PymallocMalloc(void*, std::size_t n) {
+  Heap* heap = RequireHeap("pymalloc malloc");
+  heap->guard().AssumeHeld();
+  return heap->Malloc(n);
+}
+
+void* PymallocCalloc(void*, std::size_t nelem, std::size_t elsize) {
+  Heap* heap = RequireHeap("pymalloc calloc");
+  heap->guard().AssumeHeld();
+  return heap->Calloc(nelem, elsize);
+}
+
+void* PymallocRealloc(void*, void* p, std::size_t n) {
+  Heap* heap = RequireHeap("pymalloc realloc");
+  heap->guard().AssumeHeld();
+  return heap->Realloc(p, n);
+}
+
+void PymallocFree(void*, void* p) {
+  if (p == nullptr) return;
+  Heap* heap = RequireHeap("pymalloc free");
+  heap->guard().AssumeHeld();
+  heap->Free(p);
+}
+
+}  // namespace
+
+const ih_allocator_t kPymallocAllocator = {
+    nullptr, PymallocMalloc, PymallocCalloc, PymallocRealloc, PymallocFree};
+
+std::int64_t GlobalAllocatedBlocks() {
+  std::int64_t total =
+      LeakedBlocks() + released_raw_blocks.load(std::memory_order_relaxed);
+  sync::MutexLock lock(&registry_mu);
+  for (int i = 0; i < registered_count; ++i) {
+    total += registered_heaps[i]->AllocatedBlocksRelaxed();
+  }
+  return total;
+}
+
+std::int64_t LeakedBlocks() {
+  return leaked_blocks.load(std::memory_order_relaxed);
+}
+
+void AddLeakedBlocks(std::int64_t n) {
+  leaked_blocks.fetch_add(n, std::memory_order_relaxed);
+}
+
+}  // namespace interpheap::alloc

@@ -1,0 +1,437 @@
+// alloc/pymalloc/pymalloc.h: the small-object allocator behind the mem and obj
+// domains, one Heap per interpreter.
+//
+// Layers, top to bottom:
+//
+//   mem / obj domain   ih_mem_malloc(n), ih_obj_malloc(n)    (alloc/domain.h)
+//        |
+//   pymalloc           the calling thread's current Heap: n in 1..512
+//        |             from a pool of n's size class; 0, > 512 and
+//        |             out-of-memory go to the raw domain
+//   arena allocator    1 MiB arenas, mmap by default
+//   (alloc/pymalloc/arena_allocator.h)
+//        |
+//   the OS
+//
+// Size classes: 32 of them, 16 bytes apart (16-byte alignment):
+//
+//   request (bytes)   block size   size class
+//        1 - 16            16            0
+//       17 - 32            32            1
+//       33 - 48            48            2
+//          ...            ...          ...
+//      497 - 512          512           31
+//
+// A pool is 16 KiB of same-size blocks behind a 48-byte PoolHeader; an
+// arena is 1 MiB carved lazily into 64 pools (63 when the arena's base is
+// not 16 KiB aligned). Within a pool, blocks are carved lazily too: the free
+// list holds freed blocks, and `next_offset` marks the first never-used one.
+//
+// Pool states and transitions:
+//   used:  some blocks allocated, some free. Linked in used_pools_[class]
+//          (a circular doubly-linked list with a sentinel), so allocation
+//          finds it in O(1).
+//   full:  every block allocated. In no list. Freeing a block makes it used
+//          again, linked at the front of its class list.
+//   empty: no block allocated. In its arena's free_pools list (singly
+//          linked, LIFO). Allocating takes it again; if it last held the
+//          same size class its free list is reused as is.
+//   used -> full   (last free block allocated)     full -> used  (one freed)
+//   used -> empty  (last allocated block freed)    empty -> used (reused)
+//
+// Arenas: usable_arenas_ lists the arenas with at least one free pool,
+// ordered by ascending free-pool count, so the fullest arena serves first
+// and nearly empty ones drain. last_with_free_[k] points at the rightmost
+// arena with k free pools, which keeps the order in O(1) per free. An arena
+// whose pools are all free is returned through the arena allocator, unless
+// it is the last one in usable_arenas_ (kept to avoid thrashing).
+//
+// Ownership is process-wide (alloc/pymalloc/arena_map.h): every arena is
+// registered with its heap. Freeing or reallocating a block of another heap
+// (another interpreter's) never touches that heap's pools: the block is pushed
+// on the owner's lock-free remote-free list, which the owner drains under its
+// own lock (on its allocation slow path, on counts and stats, at destroy).
+//
+// Invariants (checked by Heap::Validate()):
+//   blocks_in_pools_ == sum of ref_count over carved pools of every arena
+//   a pool's ref_count == 0  <=>  it is in its arena's free_pools list
+//   arena.free_pool_count == pools in free_pools + uncarved pools
+//   usable_arenas_ is ascending by free_pool_count, and last_with_free_[k]
+//     is its rightmost arena with k free pools (nullptr when there is none)
+
+#ifndef INTERPHEAP_ALLOC_PYMALLOC_PYMALLOC_H_
+#define INTERPHEAP_ALLOC_PYMALLOC_PYMALLOC_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/base/optimization.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "alloc/allocator.h"
+#include "alloc/external/memcheck.h"
+#include "alloc/pymalloc/arena_allocator.h"
+#include "alloc/pymalloc/arena_map.h"
+#include "sync/mutex.h"
+
+namespace interpheap::alloc {
+
+inline constexpr std::size_t kAlignment = 16;
+inline constexpr int kAlignmentShift = 4;
+inline constexpr std::size_t kSmallRequestThreshold = 512;
+inline constexpr int kSizeClassCount =
+    static_cast<int>(kSmallRequestThreshold / kAlignment);
+inline constexpr int kPoolBits = 14;
+inline constexpr std::size_t kPoolSize = std::size_t{1} << kPoolBits;
+inline constexpr std::size_t kPoolOverhead = 48;
+inline constexpr int kPoolsPerArena = static_cast<int>(kArenaSize / kPoolSize);
+inline constexpr int kInitialArenaObjects = 16;
+
+static_assert(kSizeClassCount == 32);
+static_assert(kPoolsPerArena == 64);
+static_assert(kPoolOverhead % kAlignment == 0);
+
+// The size class of a request of 1..512 bytes.
+constexpr int SizeClassOf(std::size_t n) {
+  return static_cast<int>((n - 1) >> kAlignmentShift);
+}
+// The block size of a size class.
+constexpr std::size_t BlockSizeOf(int size_class) {
+  return static_cast<std::size_t>(size_class + 1) << kAlignmentShift;
+}
+// Blocks per pool of a size class: 1021 for 16 bytes, 31 for 512.
+constexpr std::size_t BlocksPerPool(int size_class) {
+  return (kPoolSize - kPoolOverhead) / BlockSizeOf(size_class);
+}
+static_assert(BlocksPerPool(0) == 1021);
+static_assert(BlocksPerPool(31) == 31);
+
+// A free block's first word links it to the next free block.
+struct FreeBlock {
+  FreeBlock* next;
+};
+
+// The header at the start of every pool.
+struct PoolHeader {
+  FreeBlock* free_list;           // freed blocks, LIFO; nullptr when none
+  PoolHeader* next;               // used_pools_ list, or the arena's free_pools
+  PoolHeader* prev;               // used_pools_ list only
+  std::uint32_t ref_count;        // blocks allocated from this pool
+  std::uint32_t next_offset;      // first never-used block
+  std::uint32_t max_next_offset;  // kPoolSize - block size
+  std::uint32_t arena_index;      // index of the arena in arenas_
+  // Written when the pool takes a size class, while no block of it is live;
+  // alone in its 8-byte word so a cross-heap realloc may read it while the
+  // owner updates the fields above.
+  std::uint32_t size_class;
+  std::uint32_t unused;
+};
+static_assert(sizeof(PoolHeader) <= kPoolOverhead);
+
+// One arena's bookkeeping.
+struct ArenaObject {
+  std::uintptr_t address;        // 0: this slot has no arena
+  std::uintptr_t carve_address;  // the next never-used pool
+  std::uint32_t free_pool_count;
+  std::uint32_t total_pool_count;
+  PoolHeader* free_pools;    // emptied pools, LIFO
+  ArenaObject* next;         // usable_arenas_ or unused slot list
+  ArenaObject* prev;         // usable_arenas_ only
+  ArenaAllocator allocator;  // what gave this arena (and takes it back)
+  // Under valgrind or ASan only (alloc/external/memcheck.h): the size requested
+  // for each live block, indexed by (block - address) / 16, so that realloc
+  // copies only bytes the caller may have written.
+  std::uint16_t* requested_sizes;
+};
+
+// Numbers for the stats table (alloc/pymalloc/stats.h).
+struct HeapStats {
+  std::size_t pools[kSizeClassCount] = {};
+  std::size_t blocks_in_use[kSizeClassCount] = {};
+  std::size_t blocks_available[kSizeClassCount] = {};
+  std::size_t free_pools = 0;
+  std::size_t arena_alignment_bytes = 0;
+  std::size_t arenas_allocated_total = 0;
+  std::size_t arenas_current = 0;
+  std::size_t arenas_highwater = 0;
+  std::size_t map_leaf_count = 0;
+};
+
+// The pymalloc state of one interpreter (or of main, shared by interpreters
+// configured with the main heap).
+//
+// Thread-compatible; guarded by the owning interpreter's lock (`guard`),
+// except the remote-free list and the counters that other threads read,
+// which are atomics.
+class Heap {
+ public:
+  // `guard` is the lock of every interpreter using this heap. `owner_id` is
+  // the owning interpreter's id, for diagnostics.
+  Heap(sync::Mutex* guard, std::int64_t owner_id);
+  ~Heap();
+  Heap(const Heap&) = delete;
+  Heap& operator=(const Heap&) = delete;
+
+  sync::Mutex& guard() const ABSL_LOCK_RETURNED(*guard_) { return *guard_; }
+  std::int64_t owner_id() const { return owner_id_; }
+  // Unique in the process (never reused, unlike the heap's address).
+  std::uint64_t serial() const { return serial_; }
+
+  // pymalloc's four operations on this heap. n in 1..512 is served from the
+  // pools; 0, > 512 and pool exhaustion go to the raw domain (counted as
+  // raw blocks). A block of another heap is handed back to it (remote free)
+  // and never reaches the raw domain. Realloc keeps the block when the new
+  // size stays in its class and above 3/4 of it.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline void* Malloc(std::size_t n)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  void* Calloc(std::size_t nelem, std::size_t elsize)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  void* Realloc(void* p, std::size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Free(void* p)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+
+  // Blocks allocated through this heap and not freed: pool blocks plus raw
+  // fallback blocks. Drains the remote-free list first. Pool blocks are
+  // exact wherever they are freed; a raw fallback block (0 or > 512 bytes)
+  // has no owner record, so it is counted by the interpreter that frees it,
+  // as CPython does: when such blocks cross interpreters the per-heap
+  // numbers shift between heaps while their sum (GlobalAllocatedBlocks)
+  // stays exact.
+  std::int64_t AllocatedBlocks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+
+  // Pool blocks only: exact per heap. Drains the remote-free list first.
+  std::int64_t PoolBlocks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+
+  // The same, without the lock: exact when the heap is quiescent, a close
+  // estimate while its interpreter runs. For global counts.
+  std::int64_t AllocatedBlocksRelaxed() const;
+
+  // Arenas this heap holds now, readable from any thread (for progress
+  // displays; exact when the heap is quiescent).
+  std::size_t arenas_current_relaxed() const {
+    return arenas_mirror_.load(std::memory_order_relaxed);
+  }
+
+  // Remote frees received so far (blocks handed back by other heaps).
+  std::int64_t remote_frees() const {
+    return remote_frees_.load(std::memory_order_relaxed);
+  }
+
+  // Frees the blocks other heaps handed back.
+  void DrainRemoteFrees() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+
+  // Called when the interpreter goes away. Returns the number of live pool
+  // blocks, which are added to LeakedBlocks(). With none, every arena goes
+  // back through its arena allocator; with some, the arenas stay (leaked
+  // pointers remain valid) and the heap object must be kept alive by the
+  // caller. The raw fallback count moves to the global count.
+  std::int64_t Release() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+
+  HeapStats Stats() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+
+  // Checks the invariants in the file comment; the first violation found.
+  absl::Status Validate() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+
+  // Hands `p`, a block of this heap, back from another thread or heap.
+  // Lock-free; any thread.
+  void PushRemoteFree(void* p);
+
+ private:
+  // Everything Malloc's and Free's inline fast paths leave out: sizes for
+  // the raw domain, full or empty pools, new pools and arenas, blocks of
+  // other heaps, and the checkers' bookkeeping (alloc/external/memcheck.h).
+  ABSL_ATTRIBUTE_NOINLINE void* MallocSlow(std::size_t n)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // `owner` is ArenaMap's answer for p: this heap (under the checkers),
+  // another heap, or nullptr.
+  ABSL_ATTRIBUTE_NOINLINE void FreeSlow(void* p, Heap* owner)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+
+  // Takes a block from `pool`, a used pool of `size_class`: carves the next
+  // block when the free list runs out, unlinks the pool when it is full.
+  // kChecked: the checkers (alloc/external/memcheck.h) are watching; the fast
+  // paths use the unchecked instance, everything else the checked one.
+  template <bool kChecked>
+  void* PopBlock(PoolHeader* pool, int size_class)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Gives `p`, one of this heap's pool blocks, back to its pool: a full
+  // pool goes back to the front of its class list, an emptied one to its
+  // arena (PoolBecameEmpty).
+  template <bool kChecked>
+  void PushBlock(void* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // A free block's link word, opened for the checkers only while pymalloc
+  // reads or writes it.
+  template <bool kChecked>
+  static FreeBlock* ReadLink(FreeBlock* block) {
+    if (kChecked && memcheck::Active()) memcheck::OpenLink(block);
+    FreeBlock* next = block->next;
+    if (kChecked && memcheck::Active()) memcheck::CloseLink(block);
+    return next;
+  }
+  template <bool kChecked>
+  static void WriteLink(FreeBlock* block, FreeBlock* next) {
+    if (kChecked && memcheck::Active()) memcheck::OpenLink(block);
+    block->next = next;
+    if (kChecked && memcheck::Active()) memcheck::CloseLink(block);
+  }
+  // Owner-only counter update: the guard serializes writers, so a plain
+  // load and store suffice (no read-modify-write); readers load relaxed.
+  static void BumpOwned(std::atomic<std::int64_t>& counter,
+                        std::int64_t delta) {
+    counter.store(counter.load(std::memory_order_relaxed) + delta,
+                  std::memory_order_relaxed);
+  }
+
+  void* AllocateFromNewPool(int size_class)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  ArenaObject* NewArena() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  void PoolBecameEmpty(PoolHeader* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  void* RawFallbackMalloc(std::size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Memcheck bookkeeping of a block handed out (see ArenaObject).
+  void AnnounceAllocated(void* block, std::size_t n)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  std::size_t RequestedSize(const void* block)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  void SetRequestedSize(void* block, std::size_t n)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  void ReleaseArenaMemory(ArenaObject& arena)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  static PoolHeader* PoolOf(const void* p) {
+    return reinterpret_cast<PoolHeader*>(reinterpret_cast<std::uintptr_t>(p) &
+                                         ~(kPoolSize - 1));
+  }
+
+  sync::Mutex* const guard_;
+  const std::int64_t owner_id_;
+  const std::uint64_t serial_;
+
+  // used_pools_[c]: sentinel of the circular list of used pools of class c.
+  PoolHeader used_pools_[kSizeClassCount] ABSL_GUARDED_BY(*guard_);
+  ArenaObject* arenas_ ABSL_GUARDED_BY(*guard_) = nullptr;
+  std::uint32_t arena_slots_ ABSL_GUARDED_BY(*guard_) = 0;
+  ArenaObject* unused_arena_slots_ ABSL_GUARDED_BY(*guard_) = nullptr;
+  ArenaObject* usable_arenas_ ABSL_GUARDED_BY(*guard_) = nullptr;
+  ArenaObject* last_with_free_[kPoolsPerArena + 1] ABSL_GUARDED_BY(
+      *guard_) = {};
+  std::size_t arenas_current_ ABSL_GUARDED_BY(*guard_) = 0;
+  std::size_t arenas_allocated_total_ ABSL_GUARDED_BY(*guard_) = 0;
+  std::size_t arenas_highwater_ ABSL_GUARDED_BY(*guard_) = 0;
+
+  // Written only under the guard (plain load + store, no read-modify-write
+  // needed); read relaxed by AllocatedBlocksRelaxed() from any thread.
+  std::atomic<std::int64_t> blocks_in_pools_{0};
+  std::atomic<std::int64_t> raw_blocks_{0};
+  std::atomic<std::size_t> arenas_mirror_{0};  // == arenas_current_
+
+  // Other heaps' threads push here; on its own cache line so that pushes do
+  // not slow the owner's hot fields.
+  alignas(64) std::atomic<FreeBlock*> remote_free_head_{nullptr};
+  std::atomic<std::int64_t> remote_pending_{0};
+  std::atomic<std::int64_t> remote_frees_{0};
+};
+
+// The common paths, inline so that the allocator entry points hold them:
+// a block from a used pool, a block back into its pool. New pools and
+// arenas, the raw domain, other heaps' blocks and emptied pools are the
+// out-of-line slow paths'.
+template <bool kChecked>
+inline void* Heap::PopBlock(PoolHeader* pool, int size_class) {
+  FreeBlock* block = pool->free_list;
+  ++pool->ref_count;
+  FreeBlock* next = ReadLink<kChecked>(block);
+  if (ABSL_PREDICT_FALSE(next == nullptr)) {
+    if (pool->next_offset <= pool->max_next_offset) {
+      // Carve the next never-used block.
+      next = reinterpret_cast<FreeBlock*>(reinterpret_cast<char*>(pool) +
+                                          pool->next_offset);
+      pool->next_offset += static_cast<std::uint32_t>(BlockSizeOf(size_class));
+      WriteLink<kChecked>(next, nullptr);
+    } else {
+      // Full: unlink from the used list.
+      pool->prev->next = pool->next;
+      pool->next->prev = pool->prev;
+    }
+  }
+  pool->free_list = next;
+  BumpOwned(blocks_in_pools_, 1);
+  return block;
+}
+
+inline void* Heap::Malloc(std::size_t n) {
+  if (ABSL_PREDICT_TRUE(n - 1 < kSmallRequestThreshold &&
+                        !memcheck::Checked())) {
+    const int size_class = SizeClassOf(n);
+    PoolHeader* pool = used_pools_[size_class].next;
+    if (ABSL_PREDICT_TRUE(pool != &used_pools_[size_class])) {
+      return PopBlock<false>(pool, size_class);
+    }
+  }
+  return MallocSlow(n);
+}
+
+template <bool kChecked>
+inline void Heap::PushBlock(void* p) {
+  PoolHeader* pool = PoolOf(p);
+  auto* block = static_cast<FreeBlock*>(p);
+  FreeBlock* last_free = pool->free_list;
+  WriteLink<kChecked>(block, last_free);
+  pool->free_list = block;
+  --pool->ref_count;
+  BumpOwned(blocks_in_pools_, -1);
+  if (ABSL_PREDICT_FALSE(last_free == nullptr)) {
+    // It was full: back at the front of its class list. (A pool of 31 or
+    // more blocks cannot go from full to empty in one free.)
+    PoolHeader& sentinel = used_pools_[pool->size_class];
+    pool->next = sentinel.next;
+    pool->prev = &sentinel;
+    sentinel.next->prev = pool;
+    sentinel.next = pool;
+    return;
+  }
+  if (ABSL_PREDICT_FALSE(pool->ref_count == 0)) PoolBecameEmpty(pool);
+}
+
+inline void Heap::Free(void* p) {
+  Heap* owner = ArenaMap::Global().Owner(p);  // nullptr for nullptr
+  if (ABSL_PREDICT_TRUE(owner == this && !memcheck::Checked())) {
+    PushBlock<false>(p);
+    return;
+  }
+  FreeSlow(p, owner);
+}
+
+// The calling thread's heap, set by interp's attach/detach; nullptr when
+// the thread is not attached.
+namespace internal {
+// GNU __thread rather than thread_local: a constant-initialized pointer
+// needs no TLS wrapper call, so the accessors inline everywhere.
+extern __thread Heap* current_heap;
+}  // namespace internal
+inline Heap* CurrentHeap() noexcept { return internal::current_heap; }
+inline void SetCurrentHeap(Heap* heap) noexcept {
+  internal::current_heap = heap;
+}
+
+// The pymalloc allocator of the mem and obj domains: works on the calling
+// thread's current heap. A call without a current heap is a fatal error.
+extern const ih_allocator_t kPymallocAllocator;
+
+// True when the environment variable INTERPHEAP_MALLOCSTATS is non-empty
+// (read once): the stats table then goes to stderr before each new arena
+// and at finalization.
+bool MallocStatsRequested();
+
+// The sum over live heaps of AllocatedBlocksRelaxed(), plus the blocks
+// leaked by destroyed heaps and their raw fallback counts: exact when the
+// heaps are quiescent.
+std::int64_t GlobalAllocatedBlocks();
+// Pool blocks that were live when their heap was released (never reset).
+std::int64_t LeakedBlocks();
+// Adds to the global leak count (Runtime, when a heap is released).
+void AddLeakedBlocks(std::int64_t n);
+
+}  // namespace interpheap::alloc
+
+#endif  // INTERPHEAP_ALLOC_PYMALLOC_PYMALLOC_H_

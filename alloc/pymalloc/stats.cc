@@ -1,0 +1,167 @@
+#include "alloc/pymalloc/stats.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+namespace interpheap::alloc {
+namespace {
+
+// Appends to a fixed buffer, never past its end.
+class Appender {
+ public:
+  Appender(char* buffer, std::size_t size) : buffer_(buffer), size_(size) {
+    if (size_ > 0) buffer_[0] = '\0';
+  }
+
+  void Format(const char* format, ...) __attribute__((format(printf, 2, 3))) {
+    if (used_ + 1 >= size_) return;
+    va_list args;
+    va_start(args, format);
+    const int n = std::vsnprintf(buffer_ + used_, size_ - used_, format, args);
+    va_end(args);
+    if (n > 0) {
+      used_ += std::min(static_cast<std::size_t>(n), size_ - used_ - 1);
+    }
+  }
+
+  // CPython's printone(): label padded to 35 columns, '=', the value with
+  // thousands commas right-aligned in 21 columns. Returns the value.
+  std::size_t Line(const char* label, std::size_t value) {
+    char digits[32];
+    int i = sizeof(digits) - 1;
+    digits[i] = '\0';
+    std::size_t v = value;
+    int group = 0;
+    do {
+      if (group == 3) {
+        digits[--i] = ',';
+        group = 0;
+      }
+      digits[--i] = static_cast<char>('0' + v % 10);
+      v /= 10;
+      ++group;
+    } while (v != 0);
+    Format("%-35s=%21s\n", label, digits + i);
+    return value;
+  }
+
+  std::size_t used() const { return used_; }
+
+ private:
+  char* buffer_;
+  std::size_t size_;
+  std::size_t used_ = 0;
+};
+
+}  // namespace
+
+std::size_t FormatStatsText(const HeapStats& stats, char* buffer,
+                            std::size_t size) {
+  Appender out(buffer, size);
+  out.Format("Small block threshold = %d, in %d size classes.\n\n",
+             static_cast<int>(kSmallRequestThreshold), kSizeClassCount);
+  out.Format("class   size   num pools   blocks in use  avail blocks\n");
+  out.Format("-----   ----   ---------   -------------  ------------\n");
+  std::size_t allocated_bytes = 0, available_bytes = 0, header_bytes = 0,
+              quantization = 0;
+  for (int c = 0; c < kSizeClassCount; ++c) {
+    if (stats.pools[c] == 0) continue;
+    const std::size_t block = BlockSizeOf(c);
+    out.Format("%5u %6u %11zu %15zu %13zu\n", static_cast<unsigned>(c),
+               static_cast<unsigned>(block), stats.pools[c],
+               stats.blocks_in_use[c], stats.blocks_available[c]);
+    allocated_bytes += stats.blocks_in_use[c] * block;
+    available_bytes += stats.blocks_available[c] * block;
+    header_bytes += stats.pools[c] * kPoolOverhead;
+    quantization += stats.pools[c] * ((kPoolSize - kPoolOverhead) % block);
+  }
+  out.Format("\n");
+  out.Line("# arenas allocated total", stats.arenas_allocated_total);
+  out.Line("# arenas reclaimed",
+           stats.arenas_allocated_total - stats.arenas_current);
+  out.Line("# arenas highwater mark", stats.arenas_highwater);
+  out.Line("# arenas allocated current", stats.arenas_current);
+  char label[64];
+  std::snprintf(label, sizeof(label), "%zu arenas * %zu bytes/arena",
+                stats.arenas_current, kArenaSize);
+  out.Line(label, stats.arenas_current * kArenaSize);
+  out.Format("\n");
+  std::size_t total = out.Line("# bytes in allocated blocks", allocated_bytes);
+  total += out.Line("# bytes in available blocks", available_bytes);
+  std::snprintf(label, sizeof(label), "%zu unused pools * %zu bytes",
+                stats.free_pools, kPoolSize);
+  total += out.Line(label, stats.free_pools * kPoolSize);
+  total += out.Line("# bytes lost to pool headers", header_bytes);
+  total += out.Line("# bytes lost to quantization", quantization);
+  total +=
+      out.Line("# bytes lost to arena alignment", stats.arena_alignment_bytes);
+  out.Line("Total", total);
+  out.Format("\n");
+  out.Format("arena map counts\n");
+  out.Line("# arena map mid nodes", 0);
+  out.Line("# arena map bot nodes", stats.map_leaf_count);
+  out.Format("\n");
+  total = out.Line("# bytes lost to arena map root", ArenaMap::kRootBytes);
+  total += out.Line("# bytes lost to arena map mid", 0);
+  total += out.Line("# bytes lost to arena map bot",
+                    ArenaMap::kLeafBytes * stats.map_leaf_count);
+  out.Line("Total", total);
+  return out.used();
+}
+
+void WriteStatsText(const HeapStats& stats, int fd) {
+  char buffer[8192];
+  std::size_t left = FormatStatsText(stats, buffer, sizeof(buffer));
+  const char* p = buffer;
+  while (left > 0) {
+    const ssize_t n = write(fd, p, left);
+    if (n <= 0) return;
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+std::string StatsText(const HeapStats& stats) {
+  char buffer[8192];
+  const std::size_t n = FormatStatsText(stats, buffer, sizeof(buffer));
+  return std::string(buffer, n);
+}
+
+std::string StatsJson(const HeapStats& stats) {
+  std::string json = "{\"small_block_threshold\":512,\"size_classes\":[";
+  bool first = true;
+  std::size_t allocated_bytes = 0;
+  for (int c = 0; c < kSizeClassCount; ++c) {
+    if (stats.pools[c] == 0) continue;
+    allocated_bytes += stats.blocks_in_use[c] * BlockSizeOf(c);
+    char row[160];
+    std::snprintf(row, sizeof(row),
+                  "%s{\"class\":%d,\"size\":%zu,\"pools\":%zu,"
+                  "\"blocks_in_use\":%zu,\"blocks_available\":%zu}",
+                  first ? "" : ",", c, BlockSizeOf(c), stats.pools[c],
+                  stats.blocks_in_use[c], stats.blocks_available[c]);
+    json += row;
+    first = false;
+  }
+  char tail[512];
+  std::snprintf(tail, sizeof(tail),
+                "],\"arenas_allocated_total\":%zu,\"arenas_reclaimed\":%zu,"
+                "\"arenas_highwater\":%zu,\"arenas_current\":%zu,"
+                "\"arena_size\":%zu,\"pool_size\":%zu,\"unused_pools\":%zu,"
+                "\"bytes_in_allocated_blocks\":%zu,"
+                "\"bytes_lost_to_arena_alignment\":%zu,"
+                "\"arena_map_leaves\":%zu}",
+                stats.arenas_allocated_total,
+                stats.arenas_allocated_total - stats.arenas_current,
+                stats.arenas_highwater, stats.arenas_current, kArenaSize,
+                kPoolSize, stats.free_pools, allocated_bytes,
+                stats.arena_alignment_bytes, stats.map_leaf_count);
+  json += tail;
+  return json;
+}
+
+}  // namespace interpheap::alloc

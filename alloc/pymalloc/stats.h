@@ -1,0 +1,45 @@
+// alloc/pymalloc/stats.h: the pymalloc statistics table, in CPython's format
+// (_PyObject_DebugMallocStats, what PYTHONMALLOCSTATS prints), and as JSON.
+//
+//   Small block threshold = 512, in 32 size classes.
+//
+//   class   size   num pools   blocks in use  avail blocks
+//   -----   ----   ---------   -------------  ------------
+//       0     16           1              12          1009     (%5u %6u %11zu
+//       %15zu %13zu)
+//   ...
+//   # arenas allocated total           =                    1  (label to 35
+//   ...                                                         columns, '=',
+//                                                               value in 21
+//                                                               with commas)
+// The byte totals add up to arenas * 1 MiB. The "arena map" part counts our
+// process-wide map: its root, no mid nodes, and its leaves as bottom nodes.
+
+#ifndef INTERPHEAP_ALLOC_PYMALLOC_STATS_H_
+#define INTERPHEAP_ALLOC_PYMALLOC_STATS_H_
+
+#include <cstddef>
+#include <string>
+
+#include "alloc/pymalloc/pymalloc.h"
+
+namespace interpheap::alloc {
+
+// Formats the table into `buffer` (NUL-terminated, truncated to `size`)
+// without allocating. Returns the length written.
+std::size_t FormatStatsText(const HeapStats& stats, char* buffer,
+                            std::size_t size);
+
+// Writes the table to `fd` without allocating (used before each new arena
+// when INTERPHEAP_MALLOCSTATS is set).
+void WriteStatsText(const HeapStats& stats, int fd);
+
+// The table as a string.
+std::string StatsText(const HeapStats& stats);
+
+// The same numbers as a JSON object.
+std::string StatsJson(const HeapStats& stats);
+
+}  // namespace interpheap::alloc
+
+#endif  // INTERPHEAP_ALLOC_PYMALLOC_STATS_H_

@@ -1,0 +1,392 @@
+// Debug hooks: CPython's block layout, fill bytes, validation order, dump
+// text and fatal messages; the exact lock and owner checks; idempotent
+// setup; the lifecycle refusals.
+
+#include "alloc/hooks/debug_hooks.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "alloc/config.h"
+#include "alloc/domain.h"
+#include "alloc/fatal.h"
+#include "gtest/gtest.h"
+#include "interp/runtime.h"
+#include "interp/thread_state.h"
+#include "tests/testing/counting_hook.h"
+#include "tests/testing/runtime_testing.h"
+
+namespace interpheap::alloc {
+namespace {
+
+using interp::Runtime;
+using interp::ThreadState;
+
+// A pointer as printed by %p, as a regex.
+constexpr char kPtr[] = "(0x)?[0-9a-fA-F]+";
+
+std::string TrailingOverflowDump(const char* api) {
+  return std::string("Debug memory block at address p=") + kPtr + ": API '" +
+         api +
+         "'\n"
+         "    16 bytes originally requested\n"
+         "    The 7 pad bytes at p-7 are FORBIDDENBYTE, as expected.\n"
+         "    The 8 pad bytes at tail=" +
+         kPtr +
+         " are not all FORBIDDENBYTE \\(0xfd\\):\n"
+         "        at tail\\+0: 0x78 \\*\\*\\* OUCH\n"
+         "        at tail\\+1: 0xfd\n"
+         "        at tail\\+2: 0xfd\n"
+         "        at tail\\+3: 0xfd\n"
+         "        at tail\\+4: 0xfd\n"
+         "        at tail\\+5: 0xfd\n"
+         "        at tail\\+6: 0xfd\n"
+         "        at tail\\+7: 0xfd\n"
+         "    Data at p: cd cd cd cd cd cd cd cd cd cd cd cd cd cd cd cd\n"
+         "\n"
+         "Enable tracemalloc to get the memory block allocation traceback\n"
+         "\n";
+}
+
+// Reads what `write_dump` writes to a file descriptor.
+template <typename F>
+std::string Captured(F write_dump) {
+  char path[] = "/tmp/interpheap_dump_XXXXXX";
+  const int fd = mkstemp(path);
+  write_dump(fd);
+  std::string text;
+  lseek(fd, 0, SEEK_SET);
+  char buffer[4096];
+  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) {
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  unlink(path);
+  return text;
+}
+
+class DebugHooksTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::InitializeRuntime("pymalloc_debug");
+    ASSERT_TRUE(ThreadState::Attach(Runtime::Get().main_interpreter()).ok());
+  }
+  void TearDown() override { testing::ResetRuntime(); }
+};
+using DebugHooksDeathTest = DebugHooksTest;
+
+TEST_F(DebugHooksDeathTest, OneByteOverflowFoundByFree) {
+  EXPECT_DEATH(
+      {
+        auto* p = static_cast<char*>(Malloc(Domain::kMem, 16));
+        p[16] = 'x';
+        Free(Domain::kMem, p);
+      },
+      TrailingOverflowDump("m") +
+          "interpheap: fatal error: _PyMem_DebugRawFree: bad trailing pad "
+          "byte");
+}
+
+TEST_F(DebugHooksDeathTest, OverflowFoundByRealloc) {
+  EXPECT_DEATH(
+      {
+        auto* p = static_cast<char*>(Malloc(Domain::kObj, 16));
+        p[16] = 'x';
+        Realloc(Domain::kObj, p, 32);
+      },
+      TrailingOverflowDump("o") +
+          "interpheap: fatal error: _PyMem_DebugRawRealloc: bad trailing pad "
+          "byte");
+}
+
+TEST_F(DebugHooksDeathTest, MemBlockFreedWithRawFree) {
+  EXPECT_DEATH(Free(Domain::kRaw, Malloc(Domain::kMem, 16)),
+               "_PyMem_DebugRawFree: bad ID: Allocated using API 'm', "
+               "verified using API 'r'");
+}
+
+TEST_F(DebugHooksDeathTest, MemBlockFreedWithObjFree) {
+  EXPECT_DEATH(Free(Domain::kObj, Malloc(Domain::kMem, 16)),
+               "Debug memory block at address p=.*: API 'm'\n(.|\n)*"
+               "_PyMem_DebugRawFree: bad ID: Allocated using API 'm', "
+               "verified using API 'o'");
+}
+
+TEST_F(DebugHooksDeathTest, UnderflowReportsLeadingPadWithCaution) {
+  EXPECT_DEATH(
+      {
+        auto* p = static_cast<unsigned char*>(Malloc(Domain::kMem, 16));
+        p[-1] = 0x41;
+        Free(Domain::kMem, p);
+      },
+      std::string("    The 7 pad bytes at p-7 are not all FORBIDDENBYTE "
+                  "\\(0xfd\\):\n"
+                  "        at p-7: 0xfd\n"
+                  "        at p-6: 0xfd\n"
+                  "        at p-5: 0xfd\n"
+                  "        at p-4: 0xfd\n"
+                  "        at p-3: 0xfd\n"
+                  "        at p-2: 0xfd\n"
+                  "        at p-1: 0x41 \\*\\*\\* OUCH\n"
+                  "    Because memory is corrupted at the start, the count of "
+                  "bytes requested\n"
+                  "       may be bogus, and checking the trailing pad bytes "
+                  "may segfault.\n"
+                  "    The 8 pad bytes at tail=") +
+          kPtr +
+          " are FORBIDDENBYTE, as expected.\n(.|\n)*"
+          "_PyMem_DebugRawFree: bad leading pad byte");
+}
+
+TEST_F(DebugHooksDeathTest, MemCallWithoutTheLockDies) {
+  ASSERT_TRUE(ThreadState::Detach().ok());
+  EXPECT_DEATH(Malloc(Domain::kMem, 8),
+               "_PyMem_DebugMalloc: Python memory allocator called without "
+               "holding the GIL");
+  EXPECT_DEATH(Calloc(Domain::kObj, 1, 8),
+               "_PyMem_DebugCalloc: Python memory allocator called without "
+               "holding the GIL");
+  EXPECT_DEATH(Free(Domain::kObj, nullptr),
+               "_PyMem_DebugFree: Python memory allocator called without "
+               "holding the GIL");
+}
+
+TEST_F(DebugHooksDeathTest, LockOfAnotherInterpreterDoesNotCount) {
+  // Holding some lock is not enough: it must be the current interpreter's.
+  absl::StatusOr<interp::Interpreter*> other =
+      Runtime::Get().CreateInterpreter();
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(ThreadState::Detach().ok());
+  EXPECT_DEATH(
+      {
+        (*other)->lock().LockAcrossScopes();  // held, but not attached there
+        Malloc(Domain::kMem, 8);
+      },
+      "_PyMem_DebugMalloc: Python memory allocator called without holding "
+      "the GIL");
+  ASSERT_TRUE(Runtime::Get().DestroyInterpreter(*other).ok());
+}
+
+TEST_F(DebugHooksDeathTest, RawDomainIsNeverLockChecked) {
+  ASSERT_TRUE(ThreadState::Detach().ok());
+  void* p = Malloc(Domain::kRaw, 8);
+  ASSERT_NE(p, nullptr);
+  Free(Domain::kRaw, p);
+}
+
+TEST_F(DebugHooksDeathTest, CrossInterpreterFreeNamesBothInterpreters) {
+  absl::StatusOr<interp::Interpreter*> other =
+      Runtime::Get().CreateInterpreter();
+  ASSERT_TRUE(other.ok());
+  void* p = Malloc(Domain::kObj, 32);
+  ASSERT_TRUE(ThreadState::Detach().ok());
+  EXPECT_DEATH(
+      {
+        ASSERT_TRUE(ThreadState::Attach(*other).ok());
+        Free(Domain::kObj, p);
+      },
+      "_PyMem_DebugFree: cross-interpreter free: the block was allocated by "
+      "interpreter 0 and is freed under interpreter [1-9][0-9]*");
+  ASSERT_TRUE(ThreadState::Attach(Runtime::Get().main_interpreter()).ok());
+  Free(Domain::kObj, p);
+  ASSERT_TRUE(ThreadState::Detach().ok());
+  ASSERT_TRUE(Runtime::Get().DestroyInterpreter(*other).ok());
+}
+
+void CustomHandler(const char* function, const char* message) {
+  char line[256];
+  const int n = std::snprintf(
+      line, sizeof(line), "Fatal Python error: %s: %s\n", function, message);
+  WriteFully(2, line, static_cast<std::size_t>(n));
+}
+
+TEST_F(DebugHooksDeathTest, FatalHandlerIsPluggable) {
+  EXPECT_DEATH(
+      {
+        SetFatalHandler(&CustomHandler);
+        Free(Domain::kRaw, Malloc(Domain::kObj, 8));
+      },
+      "\nFatal Python error: _PyMem_DebugRawFree: bad ID: Allocated using "
+      "API 'o', verified using API 'r'\n");
+}
+
+TEST_F(DebugHooksTest, BlockLayoutAndFillBytes) {
+  auto* p = static_cast<unsigned char*>(Malloc(Domain::kMem, 20));
+  ASSERT_NE(p, nullptr);
+  const unsigned char* q = p - 16;
+  // Size, big-endian.
+  for (int i = 0; i < 7; ++i) EXPECT_EQ(q[i], 0) << i;
+  EXPECT_EQ(q[7], 20);
+  EXPECT_EQ(q[8], 'm');
+  for (int i = 9; i < 16; ++i) EXPECT_EQ(q[i], kForbiddenByte) << i;
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(p[i], kCleanByte) << i;
+  for (int i = 20; i < 28; ++i) EXPECT_EQ(p[i], kForbiddenByte) << i;
+  // Growth is clean, the old data is kept, the decorations move.
+  std::memset(p, 0x11, 20);
+  p = static_cast<unsigned char*>(Realloc(Domain::kMem, p, 200));
+  ASSERT_NE(p, nullptr);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(p[i], 0x11) << i;
+  for (int i = 20; i < 200; ++i) EXPECT_EQ(p[i], kCleanByte) << i;
+  for (int i = 200; i < 208; ++i) EXPECT_EQ(p[i], kForbiddenByte) << i;
+  EXPECT_EQ((p - 16)[7], 200);
+  Free(Domain::kMem, p);
+
+  auto* z = static_cast<unsigned char*>(Calloc(Domain::kObj, 4, 4));
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(z[i], 0) << "calloc stays zero";
+  EXPECT_EQ((z - 16)[8], 'o');
+  Free(Domain::kObj, z);
+}
+
+TEST_F(DebugHooksTest, ReallocPreservesDataAcrossLongBlocks) {
+  auto* p = static_cast<unsigned char*>(Malloc(Domain::kObj, 300));
+  for (int i = 0; i < 300; ++i) p[i] = static_cast<unsigned char>(i * 7);
+  p = static_cast<unsigned char*>(Realloc(Domain::kObj, p, 5000));
+  ASSERT_NE(p, nullptr);
+  for (int i = 0; i < 300; ++i)
+    ASSERT_EQ(p[i], static_cast<unsigned char>(i * 7)) << i;
+  p = static_cast<unsigned char*>(Realloc(Domain::kObj, p, 100));
+  for (int i = 0; i < 100; ++i)
+    ASSERT_EQ(p[i], static_cast<unsigned char>(i * 7)) << i;
+  EXPECT_EQ(p[100], kForbiddenByte);
+  Free(Domain::kObj, p);
+}
+
+TEST_F(DebugHooksTest, FailedReallocKeepsTheBlockIntact) {
+  auto* p = static_cast<unsigned char*>(Malloc(Domain::kMem, 200));
+  for (int i = 0; i < 200; ++i) p[i] = static_cast<unsigned char>(i);
+  EXPECT_EQ(Realloc(Domain::kMem, p, kMaxRequest - 100), nullptr);
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(p[i], i) << i;
+  EXPECT_EQ(p[200], kForbiddenByte);
+  EXPECT_EQ((p - 16)[8], 'm');
+  Free(Domain::kMem, p);  // still a valid debug block: no fatal error
+}
+
+TEST_F(DebugHooksTest, DataLineShowsAllOf16Bytes) {
+  auto* p = static_cast<unsigned char*>(Malloc(Domain::kMem, 16));
+  for (int i = 0; i < 16; ++i) p[i] = static_cast<unsigned char>(i);
+  const std::string dump = Captured([&](int fd) { DumpDebugBlock(fd, p); });
+  EXPECT_NE(dump.find("    Data at p: 00 01 02 03 04 05 06 07 08 09 0a 0b 0c "
+                      "0d 0e 0f\n\n"),
+            std::string::npos)
+      << dump;
+  Free(Domain::kMem, p);
+}
+
+TEST_F(DebugHooksTest, DataLineElidesTheMiddleOf40Bytes) {
+  auto* p = static_cast<unsigned char*>(Malloc(Domain::kMem, 40));
+  for (int i = 0; i < 40; ++i) p[i] = static_cast<unsigned char>(i);
+  const std::string dump = Captured([&](int fd) { DumpDebugBlock(fd, p); });
+  EXPECT_NE(dump.find("    Data at p: 00 01 02 03 04 05 06 07 ... 20 21 22 23 "
+                      "24 25 26 27\n"),
+            std::string::npos)
+      << dump;
+  EXPECT_NE(dump.find("    40 bytes originally requested\n"),
+            std::string::npos);
+  Free(Domain::kMem, p);
+}
+
+TEST_F(DebugHooksTest, NullPointerDumpIsOneLine) {
+  EXPECT_EQ(Captured([](int fd) { DumpDebugBlock(fd, nullptr); }),
+            Captured([](int fd) {
+              char line[64];
+              const int n = std::snprintf(
+                  line, sizeof(line), "Debug memory block at address p=%p:\n",
+                  static_cast<void*>(nullptr));
+              WriteFully(fd, line, static_cast<std::size_t>(n));
+            }));
+}
+
+TEST_F(DebugHooksTest, SetupIsIdempotentAlsoUnderAnotherHook) {
+  AllocatorTable& table = AllocatorTable::Global();
+  static testing::CountingHook hook;
+  ASSERT_TRUE(Runtime::Get()
+                  .WrapAllocator(Domain::kMem, hook.allocator(), &hook.previous)
+                  .ok());
+  ASSERT_TRUE(Runtime::Get().SetupDebugHooks().ok());
+  ASSERT_TRUE(Runtime::Get().SetupDebugHooks().ok());
+  for (Domain domain : kAllDomains) {
+    int debug_layers = 0;
+    const AllocatorTableSnapshot snapshot = table.Snapshot();
+    const auto& stack = snapshot.stacks[static_cast<int>(domain)];
+    for (int i = 0; i < stack.depth; ++i) {
+      if (IsDebugHook(stack.layers[i])) ++debug_layers;
+    }
+    EXPECT_EQ(debug_layers, 1) << DomainName(domain);
+  }
+  ASSERT_TRUE(
+      Runtime::Get().UnwrapAllocator(Domain::kMem, hook.allocator()).ok());
+}
+
+TEST_F(DebugHooksTest, DebugHooksCannotBeUnwrapped) {
+  absl::Status status =
+      Runtime::Get().UnwrapAllocator(Domain::kObj, DebugHook(Domain::kObj));
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find("live blocks carry their debug header"),
+            std::string::npos);
+}
+
+TEST(DebugHooksSetupTest, AfterInitRefusedWhileBlocksAreLive) {
+  testing::InitializeRuntime("pymalloc");
+  ASSERT_TRUE(ThreadState::Attach(Runtime::Get().main_interpreter()).ok());
+  void* live = Malloc(Domain::kObj, 24);
+  const auto before = AllocatorTable::Global().Snapshot();
+  absl::Status status = Runtime::Get().SetupDebugHooks();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(),
+            "setup debug hooks refused: runtime is kInitialized and 1 mem/obj "
+            "blocks are live; they have no debug header");
+  EXPECT_TRUE(AllocatorTable::Global().Snapshot() == before);
+  Free(Domain::kObj, live);
+  // With no live block the hooks may go on after initialization.
+  ASSERT_TRUE(Runtime::Get().SetupDebugHooks().ok());
+  EXPECT_EQ(CurrentNamedConfig(AllocatorTable::Global()),
+            NamedConfig::kPymallocDebug);
+  void* p = Malloc(Domain::kObj, 24);
+  EXPECT_EQ(static_cast<unsigned char*>(p)[0], kCleanByte);
+  Free(Domain::kObj, p);
+  testing::ResetRuntime();
+}
+
+TEST(DebugHooksSetupTest, AfterInitRefusedWhenBlocksCannotBeCounted) {
+  testing::InitializeRuntime("malloc");
+  absl::Status status = Runtime::Get().SetupDebugHooks();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find("does not count mem/obj blocks"),
+            std::string::npos);
+  testing::ResetRuntime();
+}
+
+TEST(DebugHooksSetupTest, SerialNumbersAreAnOption) {
+  testing::ResetRuntime();
+  interp::RuntimeConfig config;
+  config.allocator = "pymalloc";
+  config.use_environment = false;
+  ASSERT_TRUE(Runtime::Get().PreInitialize(config).ok());
+  DebugHookOptions options;
+  options.serial_numbers = true;
+  ASSERT_TRUE(Runtime::Get().SetupDebugHooks(options).ok());
+  EXPECT_EQ(Runtime::Get().SetupDebugHooks().code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "the layout cannot change under live hooks";
+  ASSERT_TRUE(Runtime::Get().Initialize().ok());
+  ASSERT_TRUE(ThreadState::Attach(Runtime::Get().main_interpreter()).ok());
+  void* first = Malloc(Domain::kMem, 8);
+  void* second = Malloc(Domain::kMem, 8);
+  const std::string dump =
+      Captured([&](int fd) { DumpDebugBlock(fd, second); });
+  EXPECT_NE(dump.find("    The block was made by call #"), std::string::npos)
+      << dump;
+  EXPECT_NE(dump.find(" to debug malloc/realloc.\n"), std::string::npos);
+  Free(Domain::kMem, first);
+  Free(Domain::kMem, second);
+  testing::ResetRuntime();
+  SetDebugHookOptions({});
+}
+
+}  // namespace
+}  // namespace interpheap::alloc
