@@ -28,7 +28,6 @@ typedef enum ih_code {
   IH_NOT_FOUND = 5,
   IH_RESOURCE_EXHAUSTED = 8,
   IH_FAILED_PRECONDITION = 9,
-  IH_UNIMPLEMENTED = 12,
   IH_INTERNAL = 13
 } ih_code_t;
 

@@ -206,10 +206,7 @@ absl::Status Runtime::ApplyConfiguration(std::string_view name) {
             hooks, alloc::DomainName(domain)));
       }
     }
-    if (absl::Status s = ApplyConfigurationLocked(std::string(name)); !s.ok()) {
-      return s;
-    }
-    return absl::OkStatus();
+    return ApplyConfigurationLocked(std::string(name));
   });
 }
 
@@ -217,11 +214,7 @@ absl::Status Runtime::ReplaceAllocator(alloc::Domain domain,
                                        const alloc::Allocator& allocator) {
   return Transition(RuntimeOp::kReplaceAllocator, [&]() -> absl::Status {
     mu_.AssumeHeld();
-    if (absl::Status s = AllocatorTable::Global().Replace(domain, allocator);
-        !s.ok()) {
-      return s;
-    }
-    return absl::OkStatus();
+    return AllocatorTable::Global().Replace(domain, allocator);
   });
 }
 
@@ -229,8 +222,7 @@ absl::Status Runtime::SetArenaAllocator(
     const alloc::ArenaAllocator& allocator) {
   return Transition(RuntimeOp::kSetArenaAllocator, [&]() -> absl::Status {
     mu_.AssumeHeld();
-    if (absl::Status s = alloc::SetArenaAllocator(allocator); !s.ok()) return s;
-    return absl::OkStatus();
+    return alloc::SetArenaAllocator(allocator);
   });
 }
 
@@ -239,11 +231,7 @@ absl::Status Runtime::WrapAllocator(alloc::Domain domain,
                                     alloc::Allocator* previous) {
   return Transition(RuntimeOp::kWrapAllocator, [&]() -> absl::Status {
     mu_.AssumeHeld();
-    if (absl::Status s = AllocatorTable::Global().Wrap(domain, hook, previous);
-        !s.ok()) {
-      return s;
-    }
-    return absl::OkStatus();
+    return AllocatorTable::Global().Wrap(domain, hook, previous);
   });
 }
 
@@ -256,11 +244,7 @@ absl::Status Runtime::UnwrapAllocator(alloc::Domain domain,
           "unwrap refused: debug hooks stay installed until the runtime is "
           "reset; live blocks carry their debug header");
     }
-    if (absl::Status s = AllocatorTable::Global().Unwrap(domain, hook);
-        !s.ok()) {
-      return s;
-    }
-    return absl::OkStatus();
+    return AllocatorTable::Global().Unwrap(domain, hook);
   });
 }
 
