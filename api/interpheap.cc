@@ -1,6 +1,6 @@
 // The C API over the C++ core.
 
-#include "api/interpheap.h"
+#include "interpheap/interpheap.h"
 
 #include <unistd.h>
 
@@ -78,6 +78,9 @@ extern "C" {
     return interpheap::alloc::Realloc(domain, ptr, new_size); \
   }                                                           \
   void ih_##name##_free(void* ptr) { interpheap::alloc::Free(domain, ptr); }
+
+int ih_version(void) { return IH_VERSION_NUMBER; }
+const char* ih_version_string(void) { return IH_VERSION_STRING; }
 
 IH_DEFINE_DOMAIN_ENTRY_POINTS(raw, Domain::kRaw)
 IH_DEFINE_DOMAIN_ENTRY_POINTS(mem, Domain::kMem)
