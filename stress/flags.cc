@@ -72,18 +72,31 @@ namespace {
 
 // The flags in --help order.
 constexpr const char* kFlagNames[] = {
-    "interpreters", "main_lock_interpreters", "churn", "churn_every",
-    "threads",      "duration",               "ops",   "seed",
-    "malloc",       "size_mix",               "domain_weights",
-    "handoff_percent", "toggle_hooks",        "progress",
-    "progress_interval", "json",              "html",  "inject_corruption",
+    "interpreters",
+    "main_lock_interpreters",
+    "churn",
+    "churn_every",
+    "threads",
+    "duration",
+    "ops",
+    "seed",
+    "malloc",
+    "size_mix",
+    "domain_weights",
+    "handoff_percent",
+    "toggle_hooks",
+    "progress",
+    "progress_interval",
+    "json",
+    "html",
+    "inject_corruption",
 };
 
 constexpr alloc::NamedConfig kConfigs[] = {
-    alloc::NamedConfig::kDefault,     alloc::NamedConfig::kDebug,
-    alloc::NamedConfig::kMalloc,      alloc::NamedConfig::kMallocDebug,
-    alloc::NamedConfig::kPymalloc,    alloc::NamedConfig::kPymallocDebug,
-    alloc::NamedConfig::kMimalloc,    alloc::NamedConfig::kMimallocDebug,
+    alloc::NamedConfig::kDefault,  alloc::NamedConfig::kDebug,
+    alloc::NamedConfig::kMalloc,   alloc::NamedConfig::kMallocDebug,
+    alloc::NamedConfig::kPymalloc, alloc::NamedConfig::kPymallocDebug,
+    alloc::NamedConfig::kMimalloc, alloc::NamedConfig::kMimallocDebug,
 };
 
 absl::CommandLineFlag* Find(absl::string_view name) {
@@ -204,8 +217,9 @@ std::string Validate(StressOptions* options) {
   options->duration = absl::GetFlag(FLAGS_duration);
   options->malloc = absl::GetFlag(FLAGS_malloc);
   options->toggle_hooks = absl::GetFlag(FLAGS_toggle_hooks);
-  options->progress_interval = absl::GetFlag(FLAGS_progress) ?
-      absl::GetFlag(FLAGS_progress_interval) : 0;
+  options->progress_interval = absl::GetFlag(FLAGS_progress)
+                                   ? absl::GetFlag(FLAGS_progress_interval)
+                                   : 0;
   options->json = absl::GetFlag(FLAGS_json);
   options->html = absl::GetFlag(FLAGS_html);
   WorkloadOptions& workload = options->workload;
@@ -219,8 +233,8 @@ std::string Validate(StressOptions* options) {
     return OutOfRange("interpreters", options->interpreters, ">= 0");
   }
   if (options->main_lock_interpreters < 0) {
-    return OutOfRange("main_lock_interpreters",
-                      options->main_lock_interpreters, ">= 0");
+    return OutOfRange("main_lock_interpreters", options->main_lock_interpreters,
+                      ">= 0");
   }
   if (options->churn < 0) return OutOfRange("churn", options->churn, ">= 0");
   if (options->churn_every < 1) {

@@ -15,10 +15,10 @@
 namespace interpheap::stress {
 
 // The program's exit statuses (--help lists them).
-inline constexpr int kExitPassed = 0;       // every check passed
-inline constexpr int kExitFailed = 1;       // a verification or count failed
-inline constexpr int kExitUsage = 2;        // bad flag, unwritable output,
-                                            // set-up error
+inline constexpr int kExitPassed = 0;         // every check passed
+inline constexpr int kExitFailed = 1;         // a verification or count failed
+inline constexpr int kExitUsage = 2;          // bad flag, unwritable output,
+                                              // set-up error
 inline constexpr int kExitInterrupted = 130;  // SIGINT; what ran passed
 
 // Every setting of a run, validated.

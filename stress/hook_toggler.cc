@@ -54,7 +54,9 @@ struct CountingHook {
 
 }  // namespace
 
-void HookToggler::Start() { thread_ = std::thread([this] { Run(); }); }
+void HookToggler::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void HookToggler::Stop() {
   stop_.store(true, std::memory_order_relaxed);  // only ends the loop

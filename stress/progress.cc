@@ -23,7 +23,8 @@ std::size_t TerminalWidth(int fd) {
     return size.ws_col;
   }
   const char* columns = std::getenv("COLUMNS");
-  const long parsed = columns != nullptr ? std::strtol(columns, nullptr, 10) : 0;
+  const long parsed =
+      columns != nullptr ? std::strtol(columns, nullptr, 10) : 0;
   return parsed > 0 ? static_cast<std::size_t>(parsed) : 80;
 }
 
@@ -32,13 +33,12 @@ std::size_t TerminalWidth(int fd) {
 std::string ProgressText(double seconds, std::int64_t ops, double ops_per_sec,
                          std::int64_t live_bytes, std::int64_t arenas,
                          std::int64_t hook_toggles) {
-  return StrFormat("[%5.1fs] %s ops (%s ops/s), live %s, %lld arenas, %lld "
-                   "hook toggles",
-                   seconds, FormatCount(static_cast<double>(ops)).c_str(),
-                   FormatCount(ops_per_sec).c_str(),
-                   FormatBytes(live_bytes).c_str(),
-                   static_cast<long long>(arenas),
-                   static_cast<long long>(hook_toggles));
+  return StrFormat(
+      "[%5.1fs] %s ops (%s ops/s), live %s, %lld arenas, %lld "
+      "hook toggles",
+      seconds, FormatCount(static_cast<double>(ops)).c_str(),
+      FormatCount(ops_per_sec).c_str(), FormatBytes(live_bytes).c_str(),
+      static_cast<long long>(arenas), static_cast<long long>(hook_toggles));
 }
 
 ProgressLine::ProgressLine(std::FILE* out)

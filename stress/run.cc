@@ -127,7 +127,8 @@ absl::Status SetUp(const StressOptions& options, Run* run) {
 
 void PrintConfiguration(const StressOptions& options,
                         const WorkloadOptions& workload, const Run& run) {
-  const int ordinary = 1 + options.interpreters + options.main_lock_interpreters;
+  const int ordinary =
+      1 + options.interpreters + options.main_lock_interpreters;
   std::printf(
       "stress: configuration %s; %d interpreters (main, %d own-lock, %d "
       "main-lock, %d churn); %d threads + %d churn; %s; seed %" PRIu64
@@ -136,7 +137,8 @@ void PrintConfiguration(const StressOptions& options,
       options.main_lock_interpreters, options.churn, options.threads,
       options.churn,
       workload.ops_per_thread > 0
-          ? absl::StrFormat("%d ops per thread", workload.ops_per_thread).c_str()
+          ? absl::StrFormat("%d ops per thread", workload.ops_per_thread)
+                .c_str()
           : absl::StrFormat("%.1f s", options.duration).c_str(),
       workload.seed, options.toggle_hooks ? "yes" : "no",
       workload.handoff_percent,
@@ -187,7 +189,8 @@ void SampleUntilDone(const StressOptions& options, const Run& run,
     }
     if (interval > 0 && seconds >= next_print) {
       next_print = std::max(next_print + interval, seconds);
-      const double rate = (ops - last_ops) / std::max(seconds - last_seconds, 1e-9);
+      const double rate =
+          (ops - last_ops) / std::max(seconds - last_seconds, 1e-9);
       last_ops = ops;
       last_seconds = seconds;
       progress.Show(ProgressText(seconds, ops, rate, sample.live_bytes, arenas,
@@ -242,9 +245,9 @@ InterpreterReport CheckSlot(const Run& run, const InterpreterSlot& slot,
     }
   }
   if (slot.live_bytes.load() != 0) {
-    failures->push_back(absl::StrFormat(
-        "%s: live byte count is %d after every block was freed", slot.name,
-        slot.live_bytes.load()));
+    failures->push_back(
+        absl::StrFormat("%s: live byte count is %d after every block was freed",
+                        slot.name, slot.live_bytes.load()));
   }
   return row;
 }
@@ -264,7 +267,8 @@ void CheckAndTearDown(Run& run, std::vector<ThreadResult>& results,
   for (const std::string& failure : toggler.failures()) {
     failures.push_back("hook toggling: " + failure);
   }
-  for (std::string& failure : DrainMailboxes(run.state, &report->bytes_verified)) {
+  for (std::string& failure :
+       DrainMailboxes(run.state, &report->bytes_verified)) {
     failures.push_back(std::move(failure));
   }
   for (const auto& slot : run.slots) {
@@ -273,13 +277,15 @@ void CheckAndTearDown(Run& run, std::vector<ThreadResult>& results,
   if (run.state.counts_available) {
     const std::int64_t global = alloc::GlobalAllocatedBlocks();
     if (global != run.global_before) {
-      failures.push_back(absl::StrFormat("global allocated blocks %d, expected %d",
-                                         global, run.global_before));
+      failures.push_back(
+          absl::StrFormat("global allocated blocks %d, expected %d", global,
+                          run.global_before));
     }
   }
   Runtime& runtime = Runtime::Get();
   for (std::size_t i = 1; i < run.slots.size(); ++i) {
-    if (absl::Status s = runtime.DestroyInterpreter(run.slots[i]->interp.load());
+    if (absl::Status s =
+            runtime.DestroyInterpreter(run.slots[i]->interp.load());
         !s.ok()) {
       failures.push_back(std::string(s.message()));
     }
@@ -297,8 +303,8 @@ void CheckAndTearDown(Run& run, std::vector<ThreadResult>& results,
 }  // namespace
 
 absl::Status RunStress(const StressOptions& options, Report* report) {
-  report->timestamp = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(),
-                                       absl::UTCTimeZone());
+  report->timestamp =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
   report->build_mode = BuildMode();
   report->host = HostName();
   report->options = options.effective;
@@ -314,9 +320,11 @@ absl::Status RunStress(const StressOptions& options, Report* report) {
   PrintConfiguration(options, workload, run);
 
   // Worker threads over the ordinary slots, then one thread per churn slot.
-  const int ordinary = 1 + options.interpreters + options.main_lock_interpreters;
+  const int ordinary =
+      1 + options.interpreters + options.main_lock_interpreters;
   std::vector<int> worker_slots;
-  for (int t = 0; t < options.threads; ++t) worker_slots.push_back(t % ordinary);
+  for (int t = 0; t < options.threads; ++t)
+    worker_slots.push_back(t % ordinary);
   for (int c = 0; c < options.churn; ++c) worker_slots.push_back(ordinary + c);
   std::vector<ThreadResult> results(worker_slots.size());
   for (const int slot : worker_slots) ++run.slots[slot]->threads;
