@@ -111,6 +111,26 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
+// `text` wrapped at word boundaries into lines of at most `width` columns,
+// every line after the first indented by `indent` spaces.
+std::string Wrap(const std::string& text, std::size_t indent,
+                 std::size_t width) {
+  std::string out;
+  std::size_t column = indent;
+  for (const absl::string_view word : absl::StrSplit(text, ' ')) {
+    if (column > indent && column + 1 + word.size() > width) {
+      out += "\n" + std::string(indent, ' ');
+      column = indent;
+    } else if (column > indent) {
+      out += ' ';
+      ++column;
+    }
+    absl::StrAppend(&out, word);
+    column += word.size();
+  }
+  return out;
+}
+
 void PrintHelp() {
   std::printf(
       "usage: stress [--flag=value]...\n\n"
@@ -119,15 +139,17 @@ void PrintHelp() {
       "Flags (default in brackets):\n");
   for (const char* name : kFlagNames) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    std::printf("  --%-22s %s [%s]\n", name, flag->Help().c_str(),
-                flag->DefaultValue().c_str());
+    // "  --name" padded to column 28, then the help, wrapped at 79.
+    const std::string help =
+        absl::StrCat(flag->Help(), " [", flag->DefaultValue(), "]");
+    std::printf("  --%-23s %s\n", name, Wrap(help, 28, 79).c_str());
   }
   std::vector<std::string> configs;
   for (const alloc::NamedConfig config : kConfigs) {
     configs.emplace_back(alloc::NamedConfigName(config));
   }
   std::printf(
-      "\nConfigurations (--malloc): %s\n\n"
+      "\nConfigurations (--malloc):\n  %s\n\n"
       "Exit status:\n"
       "  %d    every byte, count and leak check passed\n"
       "  %d    a check failed (each failure is printed)\n"

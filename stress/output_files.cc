@@ -11,10 +11,20 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
 namespace interpheap::stress {
+namespace {
+
+struct ReportFile {
+  const char* flag;
+  const std::string& path;
+  std::string (*render)(const Report&);
+};
+
+}  // namespace
 
 std::string CheckOutputPath(const std::string& flag, const std::string& path) {
   struct stat st;
@@ -48,6 +58,36 @@ std::string WriteOutputFile(const std::string& flag, const std::string& path,
   if (std::fclose(file) != 0) return error(errno);
   if (!written) return error(write_errno);
   return "";
+}
+
+std::string CheckReportPaths(const StressOptions& options) {
+  for (const auto& [flag, path] : {std::make_pair("json", &options.json),
+                                   std::make_pair("html", &options.html)}) {
+    if (path->empty()) continue;
+    if (std::string problem = CheckOutputPath(flag, *path); !problem.empty()) {
+      return problem;
+    }
+  }
+  return "";
+}
+
+bool WriteReports(const StressOptions& options, const Report& report) {
+  bool written = true;
+  for (const ReportFile& file :
+       {ReportFile{"json", options.json, RenderJson},
+        ReportFile{"html", options.html, RenderHtml}}) {
+    if (file.path.empty()) continue;
+    const std::string problem =
+        WriteOutputFile(file.flag, file.path, file.render(report));
+    if (problem.empty()) {
+      std::printf("stress: wrote %s\n", file.path.c_str());
+    } else {
+      std::fprintf(stderr, "stress: %s\n", problem.c_str());
+      written = false;
+    }
+  }
+  std::fflush(stdout);
+  return written;
 }
 
 }  // namespace interpheap::stress

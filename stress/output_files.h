@@ -7,7 +7,19 @@
 
 #include <string>
 
+#include "stress/flags.h"
+#include "stress/report.h"
+
 namespace interpheap::stress {
+
+// CheckOutputPath over the --json and --html paths of `options` that are
+// set: "" or the first problem.
+std::string CheckReportPaths(const StressOptions& options);
+
+// Writes the JSON and HTML reports `options` asks for, each reported on one
+// line: "stress: wrote PATH" to stdout, or its problem to stderr. A failed
+// write does not stop the other. False when any failed.
+bool WriteReports(const StressOptions& options, const Report& report);
 
 // "" when `path` can be opened for writing (a file it creates for the
 // check is removed again); otherwise "--<flag>=<path>: <reason>".

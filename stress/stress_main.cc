@@ -54,12 +54,9 @@ int main(int argc, char** argv) {
       status >= 0) {
     return status;
   }
-  const std::pair<const char*, const std::string*> outputs[] = {
-      {"json", &options.json}, {"html", &options.html}};
-  for (const auto& [flag, path] : outputs) {
-    if (path->empty()) continue;
-    const std::string problem = stress::CheckOutputPath(flag, *path);
-    if (!problem.empty()) return Complain(problem, stress::kExitUsage);
+  if (const std::string problem = stress::CheckReportPaths(options);
+      !problem.empty()) {
+    return Complain(problem, stress::kExitUsage);
   }
   stress::InstallInterruptHandler();
 
@@ -69,24 +66,11 @@ int main(int argc, char** argv) {
   if (absl::Status s = stress::RunStress(options, &report); !s.ok()) {
     return Complain(std::string(s.message()), stress::kExitUsage);
   }
-
   std::fputs(stress::RenderText(report).c_str(), stdout);
-  bool written = true;
-  for (const auto& [flag, path] : outputs) {
-    if (path->empty()) continue;
-    const std::string contents = std::string(flag) == "json"
-                                     ? stress::RenderJson(report)
-                                     : stress::RenderHtml(report);
-    const std::string problem = stress::WriteOutputFile(flag, *path, contents);
-    if (problem.empty()) {
-      std::printf("stress: wrote %s\n", path->c_str());
-    } else {
-      written = false;
-      Complain(problem, stress::kExitUsage);
-    }
-  }
-  std::fflush(stdout);
+  const bool written = stress::WriteReports(options, report);
   for (const std::string& failure : report.failures) Complain(failure, 1);
+
+  // A failed check outranks a report that could not be written.
   if (!report.passed()) return stress::kExitFailed;
   if (!written) return stress::kExitUsage;
   return report.interrupted ? stress::kExitInterrupted : stress::kExitPassed;
