@@ -3,7 +3,8 @@
 # its JSON report with the run's context; a run with a deliberately
 # corrupted block fails with a clear message (and a report that cannot be
 # written does not hide that); bad flags exit 2 naming flag and value;
-# --help exits 0; progress lines are plain when stderr is not a terminal;
+# --help exits 0; progress lines are plain when stderr is not a terminal
+# and fit the width of one that is;
 # report paths are checked before the run; Ctrl-C stops a run cleanly.
 # (The default 10 s run is the README's main command.) No timing asserted.
 set -uo pipefail
@@ -163,6 +164,28 @@ assert report["total_ops"] > 0 and report["bytes_verified"] > 0
 assert report["seconds"] < 600
 PY
 grep -q 'id="interrupted"' "$OUT/int.html" || fail "HTML not marked interrupted"
+passed=$((passed + 1))
+
+# 8. On a terminal (a pty from script(1), set to 60 columns): the progress
+#    line is rewritten in place (carriage return) and never wider than the
+#    terminal, so it cannot wrap into a new row per update.
+script -qfec "stty cols 60 rows 24; exec '$STRESS' --duration=1.5 \
+    --interpreters=1 --threads=2 --progress_interval=0.3" /dev/null \
+    >"$OUT/tty.out" 2>&1
+status=$?
+[ "$status" -eq 0 ] || { cat "$OUT/tty.out"; fail "run on a pty exited $status"; }
+python3 - "$OUT/tty.out" <<'PY' || fail "progress on a terminal"
+import re, sys
+out = open(sys.argv[1], "rb").read().decode("utf-8", "replace")
+# The pty turns "\n" into "\r\n"; an in-place update is "\r[".
+updates = re.findall(r"\r(\[[^\r\n]*)", out)
+assert len(updates) >= 2, "no in-place progress updates: %r" % out[:400]
+for update in updates:
+    text = update.replace("\x1b[K", "")
+    assert len(text) <= 59, "progress line of %d columns: %r" % (len(text), text)
+print("tty: %d in-place updates, widest %d columns" %
+      (len(updates), max(len(u.replace("\x1b[K", "")) for u in updates)))
+PY
 passed=$((passed + 1))
 
 echo "stress_test: $passed passed, 0 failed"
