@@ -79,18 +79,15 @@ void Teardown() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  interpheap::bench::BenchAllocator allocator;
-  allocator.name = "cpython";
-  allocator.malloc = PyObject_Malloc;
-  allocator.free = PyObject_Free;
-  allocator.realloc = PyObject_Realloc;
-  allocator.thread_begin = ThreadBegin;
-  allocator.thread_end = ThreadEnd;
-  allocator.enter = Enter;
-  allocator.leave = Leave;
-  allocator.threading = "serialized by the GIL";
-  interpheap::bench::BenchHooks hooks;
-  hooks.setup = Setup;
-  hooks.teardown = Teardown;
-  return interpheap::bench::BenchMain(argc, argv, &allocator, hooks);
+  interpheap::bench::BenchAllocator allocator = {"cpython",
+                                                 PyObject_Malloc,
+                                                 PyObject_Free,
+                                                 PyObject_Realloc,
+                                                 ThreadBegin,
+                                                 ThreadEnd,
+                                                 Enter,
+                                                 Leave,
+                                                 "serialized by the GIL"};
+  return interpheap::bench::BenchMain(argc, argv, &allocator,
+                                      {Setup, Teardown});
 }

@@ -3,16 +3,9 @@
 //
 //   bazel-bin/bench/bench_glibc --workload=churn --ops=1000000 --json
 
-#include <cstdlib>
-
 #include "bench/bench_workloads.h"
 
 int main(int argc, char** argv) {
-  interpheap::bench::BenchAllocator allocator;
-  allocator.name = "glibc";
-  allocator.malloc = std::malloc;
-  allocator.free = std::free;
-  allocator.realloc = std::realloc;
-  allocator.threading = "per-thread arenas and tcache";
-  return interpheap::bench::BenchMain(argc, argv, &allocator, {});
+  return interpheap::bench::MallocPeerMain(
+      argc, argv, "glibc", "per-thread arenas and tcache", nullptr);
 }

@@ -90,16 +90,16 @@ void Teardown() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  interpheap::bench::BenchAllocator allocator;
-  allocator.name = "interpheap";
-  allocator.malloc = ObjMalloc;
-  allocator.free = ObjFree;
-  allocator.realloc = ObjRealloc;
-  allocator.thread_begin = ThreadBegin;
-  allocator.thread_end = ThreadEnd;
-  allocator.threading = "one interpreter (own lock, own heap) per thread";
-  interpheap::bench::BenchHooks hooks;
-  hooks.setup = Setup;
-  hooks.teardown = Teardown;
-  return interpheap::bench::BenchMain(argc, argv, &allocator, hooks);
+  interpheap::bench::BenchAllocator allocator = {
+      "interpheap",
+      ObjMalloc,
+      ObjFree,
+      ObjRealloc,
+      ThreadBegin,
+      ThreadEnd,
+      nullptr,
+      nullptr,
+      "one interpreter (own lock, own heap) per thread"};
+  return interpheap::bench::BenchMain(argc, argv, &allocator,
+                                      {Setup, Teardown});
 }

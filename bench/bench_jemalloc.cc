@@ -3,9 +3,8 @@
 // workload calls plain malloc/free/realloc; main checks the replacement
 // through jemalloc's per-thread allocation counter.
 
+#include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 
 #include "bench/bench_workloads.h"
 
@@ -14,9 +13,6 @@ extern "C" int mallctl(const char* name, void* oldp, std::size_t* oldlenp,
 
 namespace {
 
-// Keeps the probe's malloc/free pair from being elided by the compiler.
-void* volatile probe_sink;
-
 std::uint64_t ThreadAllocated() {
   std::uint64_t value = 0;
   std::size_t len = sizeof(value);
@@ -24,23 +20,13 @@ std::uint64_t ThreadAllocated() {
   return value;
 }
 
+bool Replaced() {
+  return interpheap::bench::CounterSeesMalloc(4096, ThreadAllocated);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::uint64_t before = ThreadAllocated();
-  void* probe = std::malloc(4096);
-  probe_sink = probe;
-  const std::uint64_t after = ThreadAllocated();
-  std::free(probe);
-  if (after < before + 4096) {
-    std::fprintf(stderr, "bench_jemalloc: malloc is not jemalloc's\n");
-    return 2;
-  }
-  interpheap::bench::BenchAllocator allocator;
-  allocator.name = "jemalloc";
-  allocator.malloc = std::malloc;
-  allocator.free = std::free;
-  allocator.realloc = std::realloc;
-  allocator.threading = "thread caches over shared arenas";
-  return interpheap::bench::BenchMain(argc, argv, &allocator, {});
+  return interpheap::bench::MallocPeerMain(
+      argc, argv, "jemalloc", "thread caches over shared arenas", Replaced);
 }

@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -494,6 +496,21 @@ bool ParseFlag(const char* arg, const char* name, std::string* value) {
   return true;
 }
 
+// The whole of `text` as a decimal integer in [0, max]: digits only;
+// false for anything else (empty, a sign, trailing characters, too large).
+bool ParseCount(const std::string& text, std::uint64_t max,
+                std::uint64_t* value) {
+  if (text.empty() ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  errno = 0;
+  const unsigned long long parsed = std::strtoull(text.c_str(), nullptr, 10);
+  if (errno == ERANGE || parsed > max) return false;
+  *value = parsed;
+  return true;
+}
+
 void PrintHelp(const char* argv0) {
   std::printf(
       "usage: %s --workload=NAME [--ops=N] [--threads=T] [--seed=S] "
@@ -522,10 +539,15 @@ int BenchMain(int argc, char** argv, BenchAllocator* allocator,
   options.ops = 1000000;
   std::string config;
   bool json = false;
+  const auto bad_value = [argv](const char* arg, const char* need) {
+    std::fprintf(stderr, "%s: %s: need %s\n", argv[0], arg, need);
+    return 2;
+  };
   for (int i = 1; i < argc; ++i) {
     std::string v;
+    std::uint64_t number = 0;
     const char* arg = argv[i];
-    if (std::strcmp(arg, "--help") == 0) {
+    if (std::strcmp(arg, "--help") == 0 || std::strcmp(arg, "-h") == 0) {
       PrintHelp(argv[0]);
       return 0;
     } else if (std::strcmp(arg, "--json") == 0) {
@@ -533,11 +555,17 @@ int BenchMain(int argc, char** argv, BenchAllocator* allocator,
     } else if (ParseFlag(arg, "--workload", &v)) {
       options.workload = v;
     } else if (ParseFlag(arg, "--ops", &v)) {
-      options.ops = std::strtoll(v.c_str(), nullptr, 10);
+      if (!ParseCount(v, INT64_MAX, &number))
+        return bad_value(arg, "an integer >= 0");
+      options.ops = static_cast<std::int64_t>(number);
     } else if (ParseFlag(arg, "--threads", &v)) {
-      options.threads = std::atoi(v.c_str());
+      if (!ParseCount(v, 64, &number) || number < 1)
+        return bad_value(arg, "an integer in 1..64");
+      options.threads = static_cast<int>(number);
     } else if (ParseFlag(arg, "--seed", &v)) {
-      options.seed = std::strtoull(v.c_str(), nullptr, 10);
+      if (!ParseCount(v, UINT64_MAX, &number))
+        return bad_value(arg, "an integer >= 0");
+      options.seed = number;
     } else if (ParseFlag(arg, "--malloc", &v)) {
       config = v;
     } else {
@@ -594,6 +622,37 @@ int BenchMain(int argc, char** argv, BenchAllocator* allocator,
   }
   std::fflush(stdout);
   return result.verified ? 0 : 1;
+}
+
+namespace {
+
+// Keeps a probe's malloc/free pair from being elided by the compiler.
+void* volatile probe_sink;
+
+}  // namespace
+
+bool CounterSeesMalloc(std::size_t bytes, std::uint64_t (*counter)()) {
+  const std::uint64_t before = counter();
+  void* probe = std::malloc(bytes);
+  probe_sink = probe;
+  const std::uint64_t after = counter();
+  std::free(probe);
+  return after >= before + bytes;
+}
+
+int MallocPeerMain(int argc, char** argv, const char* name,
+                   const char* threading, bool (*replaced)()) {
+  if (replaced != nullptr && !replaced()) {
+    std::fprintf(stderr, "bench_%s: malloc is not %s's\n", name, name);
+    return 2;
+  }
+  BenchAllocator allocator;
+  allocator.name = name;
+  allocator.malloc = std::malloc;
+  allocator.free = std::free;
+  allocator.realloc = std::realloc;
+  allocator.threading = threading;
+  return BenchMain(argc, argv, &allocator, {});
 }
 
 }  // namespace interpheap::bench

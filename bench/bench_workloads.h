@@ -1,8 +1,9 @@
 // bench/bench_workloads.h: the side-by-side allocator benchmarks' workloads,
 // written once against a small allocator interface (`BenchAllocator`) so that
 // glibc, mimalloc, jemalloc, tcmalloc, CPython's obmalloc and interpheap run
-// exactly the same code. Each allocator has its own `main` (bench_*_main.cc)
-// that fills a BenchAllocator and calls `BenchMain`; the runner
+// exactly the same code. Each allocator has its own `main` (bench_*.cc)
+// that fills a BenchAllocator and calls `BenchMain` (or, for a peer that is
+// the process's malloc, calls `MallocPeerMain`); the runner
 // (bench/run_benchmarks.py) runs them in separate processes.
 //
 // An "op" is one block allocation (malloc, or realloc for realloc_grow) and,
@@ -74,7 +75,8 @@ std::int64_t CurrentRssKib();
 // value of --malloc (an allocator configuration name, "" when the binary
 // takes none); `setup` returns false with a message to refuse a
 // combination. Returns the process exit status: 0, 1 on failed
-// verification, 2 on bad flags.
+// verification, 2 on bad flags (unknown, or a malformed or out-of-range
+// value, with a message naming it).
 struct BenchHooks {
   bool (*setup)(const std::string& config, int threads,
                 const std::string& workload, std::string* error) = nullptr;
@@ -82,6 +84,18 @@ struct BenchHooks {
 };
 int BenchMain(int argc, char** argv, BenchAllocator* allocator,
               const BenchHooks& hooks);
+
+// BenchMain for a peer that is the process's malloc (glibc's, or a
+// replacement linked in): the workload calls std::malloc/free/realloc.
+// `replaced` (nullptr: none) checks first that the replacement took;
+// when it did not, prints "bench_<name>: malloc is not <name>'s" and
+// returns 2.
+int MallocPeerMain(int argc, char** argv, const char* name,
+                   const char* threading, bool (*replaced)());
+
+// True when `counter` (an allocator's allocated-bytes statistic) grows by at
+// least `bytes` across a std::malloc(bytes): malloc is that allocator's.
+bool CounterSeesMalloc(std::size_t bytes, std::uint64_t (*counter)());
 
 }  // namespace interpheap::bench
 

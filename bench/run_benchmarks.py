@@ -7,17 +7,20 @@ ever share a process. Runs are interleaved (A B C ... A B C) for --reps
 repetitions; the report gives medians with min-max, ratios against glibc and
 CPython, peak RSS and RSS after the workload freed everything, and callgrind
 instructions per op for the single-thread workloads (a run with --ops=0 is
-subtracted to remove start-up, fill and tear-down). Writes bench_results.md
-and bench_results.json into --out_dir.
+subtracted to remove start-up, fill and tear-down). Writes bench_results.md,
+bench_results.json and bench_results.svg (a bar chart: one panel per
+workload, one bar per allocator, min-max whiskers) into --out_dir.
 
   ./bazelw run -c opt //bench              # ~4 min on 2 cores
   ./bazelw run -c opt //bench -- --quick   # ~30 s
+  ./bazelw run //bench -- --render_only    # the SVG from the existing JSON
 Standard library only.
 """
 
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -190,6 +193,16 @@ def fmt_rate(x):
     return f"{x / 1e6:.1f}" if x >= 1e7 else f"{x / 1e6:.2f}"
 
 
+def rate_cell(s):
+    """"median [min-max]" in M ops/s; just the median from one repetition,
+    where a min-max would say nothing."""
+    cell = fmt_rate(s["median_ops_per_sec"])
+    if s["reps"] > 1:
+        cell += (f" [{fmt_rate(s['min_ops_per_sec'])}-"
+                 f"{fmt_rate(s['max_ops_per_sec'])}]")
+    return cell
+
+
 def summarize(results, callgrind_ir):
     summary = {}
     for (w, a), runs in results.items():
@@ -223,8 +236,10 @@ def summarize(results, callgrind_ir):
     return summary
 
 
-def targets(summary):
-    """The issue's targets, evaluated (reported, never asserted)."""
+def targets(summary, judged=True):
+    """The issue's targets, evaluated (reported, never asserted). Not
+    `judged` (quick mode: one short repetition), no target is called met or
+    missed."""
     out = []
 
     def rate(w, a):
@@ -237,9 +252,10 @@ def targets(summary):
         if value is None:
             out.append({"target": name, "status": "not measured"})
             return
-        met = value >= goal if higher_is_better else value < goal
-        out.append({"target": name, "value": value, "goal": goal,
-                    "unit": unit, "met": met})
+        entry = {"target": name, "value": value, "goal": goal, "unit": unit}
+        if judged:
+            entry["met"] = value >= goal if higher_is_better else value < goal
+        out.append(entry)
 
     for w in ["churn", "lifo"]:
         r_i, r_c, r_m = (rate(w, "interpheap"), rate(w, "cpython"),
@@ -290,7 +306,8 @@ def markdown(info, summary, tgts, profiles, args):
               if any(a in per for per in summary.values())]
     ws = [w for w in WORKLOADS if w in summary]
 
-    lines.append("Throughput, M ops/s: median [min-max] (an op is one "
+    spread = " [min-max]" if args.reps > 1 else ""
+    lines.append(f"Throughput, M ops/s: median{spread} (an op is one "
                  "allocation and its free; threads and prodcons count every "
                  "thread's ops):")
     lines.append("")
@@ -302,9 +319,7 @@ def markdown(info, summary, tgts, profiles, args):
             if not s:
                 cells.append("")
                 continue
-            cell = (f"{fmt_rate(s['median_ops_per_sec'])} "
-                    f"[{fmt_rate(s['min_ops_per_sec'])}-"
-                    f"{fmt_rate(s['max_ops_per_sec'])}]")
+            cell = rate_cell(s)
             if not s["verified"]:
                 cell += " **UNVERIFIED**"
             cells.append(cell)
@@ -369,7 +384,7 @@ def markdown(info, summary, tgts, profiles, args):
     dbg = [w for w in DEBUG_WORKLOADS if w in summary and
            any(a in summary[w] for a in DEBUG_ALLOCATORS)]
     if dbg:
-        lines.append("Debug hooks, M ops/s median [min-max] (CPython with "
+        lines.append(f"Debug hooks, M ops/s median{spread} (CPython with "
                      "PYTHONMALLOC=debug vs interpheap `pymalloc_debug`):")
         lines.append("")
         lines.append("| workload | cpython_debug | interpheap_debug | ratio |")
@@ -377,11 +392,7 @@ def markdown(info, summary, tgts, profiles, args):
         for w in dbg:
             c, i = summary[w].get("cpython_debug"), summary[w].get(
                 "interpheap_debug")
-            cells = []
-            for s in (c, i):
-                cells.append(f"{fmt_rate(s['median_ops_per_sec'])} "
-                             f"[{fmt_rate(s['min_ops_per_sec'])}-"
-                             f"{fmt_rate(s['max_ops_per_sec'])}]" if s else "")
+            cells = [rate_cell(s) if s else "" for s in (c, i)]
             ratio = (f"{i['median_ops_per_sec'] / c['median_ops_per_sec']:.2f}"
                      if c and i else "")
             lines.append(f"| {w} | {cells[0]} | {cells[1]} | {ratio} |")
@@ -393,7 +404,9 @@ def markdown(info, summary, tgts, profiles, args):
         f"{a}: {t}" for a, t in threading.items() if a in allocs) + ".")
     lines.append("")
 
-    lines.append("Targets (reported, not asserted):")
+    lines.append("Targets (reported, not asserted"
+                 + ("; quick mode: one short repetition, no verdict)"
+                    if args.quick else ")") + ":")
     lines.append("")
     lines.append("| target | measured | goal | |")
     lines.append("|---|---|---|---|")
@@ -401,7 +414,8 @@ def markdown(info, summary, tgts, profiles, args):
         if "value" not in t:
             lines.append(f"| {t['target']} | not measured | | |")
             continue
-        verdict = "met" if t["met"] else "**missed**"
+        verdict = ("" if "met" not in t
+                   else "met" if t["met"] else "**missed**")
         lines.append(f"| {t['target']} | {t['value']:.2f}x | "
                      f"{'>=' if 'instructions' not in t['target'] else '<'} "
                      f"{t['goal']:.2f}x | {verdict} |")
@@ -415,6 +429,112 @@ def markdown(info, summary, tgts, profiles, args):
         lines.append("```")
         lines.append("")
     return "\n".join(lines)
+
+
+# Bar colors per allocator (the debug peers in lighter shades of theirs).
+SVG_COLORS = {"glibc": "#7f7f7f", "mimalloc": "#1f77b4",
+              "jemalloc": "#2ca02c", "tcmalloc": "#9467bd",
+              "cpython": "#ff7f0e", "interpheap": "#d62728",
+              "cpython_debug": "#ffbb78", "interpheap_debug": "#ff9896"}
+
+
+def nice_step(top, target=4):
+    """A 1, 2, 2.5 or 5 times a power of ten step giving about `target`
+    steps up to `top`."""
+    raw = max(top, 1e-9) / target
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for nice in (1, 2, 2.5, 5, 10):
+        if raw <= nice * magnitude:
+            return nice * magnitude
+    return 10 * magnitude
+
+
+def svg_chart(summary, reps):
+    """bench_results.svg: one panel per workload (its own y axis, M ops/s),
+    one bar per allocator at the median, whiskers from min to max (none
+    from a single repetition)."""
+    workloads = [w for w in WORKLOADS if w in summary]
+    allocs = [a for a in MAIN_ALLOCATORS + DEBUG_ALLOCATORS
+              if any(a in per for per in summary.values())]
+    cols, pw, ph = 3, 320, 230
+    left, right, top, bottom = 52, 10, 30, 26
+    legend_h = 56
+    rows = max(1, (len(workloads) + cols - 1) // cols)
+    width, height = cols * pw, legend_h + rows * ph
+    spread = ", whiskers min-max" if reps > 1 else ""
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+           f'height="{height}" viewBox="0 0 {width} {height}" '
+           'font-family="sans-serif">',
+           f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
+           '<text x="12" y="20" font-size="15" font-weight="bold" '
+           'fill="#222222">Throughput, M ops/s (median of '
+           f'{reps} repetition{"s" if reps != 1 else ""}{spread}; '
+           'higher is faster)</text>']
+    for i, a in enumerate(allocs):
+        x, y = 12 + (i % 4) * 230, 32 + (i // 4) * 14
+        out.append(f'<rect x="{x}" y="{y}" width="11" height="11" '
+                   f'fill="{SVG_COLORS.get(a, "#444444")}"/>'
+                   f'<text x="{x + 16}" y="{y + 10}" font-size="12" '
+                   f'fill="#222222">{a}</text>')
+    for n, w in enumerate(workloads):
+        x0 = (n % cols) * pw + left
+        y0 = legend_h + (n // cols) * ph + top
+        plot_w, plot_h = pw - left - right, ph - top - bottom
+        per = summary[w]
+        present = [a for a in allocs if a in per]
+        peak = max([per[a]["max_ops_per_sec"] for a in present] + [1]) / 1e6
+        step = nice_step(peak)
+        y_max = math.ceil(peak / step - 1e-9) * step
+
+        def y(v):
+            return y0 + plot_h - v / y_max * plot_h
+
+        out.append(f'<text x="{x0}" y="{y0 - 10}" font-size="13" '
+                   f'font-weight="bold" fill="#222222">{w}</text>')
+        k = 0
+        while k * step <= y_max + 1e-9:
+            v = k * step
+            out.append(f'<line x1="{x0}" y1="{y(v):.1f}" x2="{x0 + plot_w}" '
+                       f'y2="{y(v):.1f}" stroke="#e6e6e6"/>'
+                       f'<text x="{x0 - 5}" y="{y(v) + 4:.1f}" '
+                       'font-size="10" text-anchor="end" '
+                       f'fill="#444444">{v:g}</text>')
+            k += 1
+        out.append(f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y0 + plot_h}" '
+                   'stroke="#333333"/>'
+                   f'<line x1="{x0}" y1="{y0 + plot_h}" x2="{x0 + plot_w}" '
+                   f'y2="{y0 + plot_h}" stroke="#333333"/>')
+        slot = plot_w / max(1, len(present))
+        for i, a in enumerate(present):
+            s = per[a]
+            med = s["median_ops_per_sec"] / 1e6
+            bx = x0 + i * slot + slot * 0.15
+            bw = slot * 0.7
+            tip = f"{w} / {a}: {rate_cell(s)} M ops/s"
+            out.append(f'<rect class="bar" x="{bx:.1f}" y="{y(med):.1f}" '
+                       f'width="{bw:.1f}" height="{y(0) - y(med):.1f}" '
+                       f'fill="{SVG_COLORS.get(a, "#444444")}">'
+                       f'<title>{tip}</title></rect>')
+            if s["reps"] > 1:
+                cx = bx + bw / 2
+                lo, hi = (y(s["min_ops_per_sec"] / 1e6),
+                          y(s["max_ops_per_sec"] / 1e6))
+                out.append(f'<path class="whisker" d="M{cx:.1f} {lo:.1f}'
+                           f'V{hi:.1f}M{cx - 4:.1f} {lo:.1f}H{cx + 4:.1f}'
+                           f'M{cx - 4:.1f} {hi:.1f}H{cx + 4:.1f}" '
+                           'stroke="#222222" fill="none"/>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def render_only(out_dir):
+    """Writes bench_results.svg from the bench_results.json in `out_dir`."""
+    with open(os.path.join(out_dir, "bench_results.json")) as f:
+        doc = json.load(f)
+    with open(os.path.join(out_dir, "bench_results.svg"), "w") as f:
+        f.write(svg_chart(doc["summary"], doc["settings"]["reps"]))
+    print(f"wrote {out_dir}/bench_results.svg")
+    return 0
 
 
 def main():
@@ -452,12 +572,17 @@ def main():
     p.add_argument("--jobs", type=int, default=2,
                    help="parallel callgrind runs (timed runs are always one "
                    "at a time)")
+    p.add_argument("--render_only", action="store_true",
+                   help="run nothing: write bench_results.svg from the "
+                   "bench_results.json already in --out_dir")
     args = p.parse_args()
     if args.out_dir is None and workspace:
         args.out_dir = os.path.join(workspace, "bench",
                                     "quick" if args.quick else "latest")
     if args.out_dir is None:
         p.error("--out_dir is required outside `bazel run`")
+    if args.render_only:
+        return render_only(args.out_dir)
     if args.reps is None:
         args.reps = 1 if args.quick else 5
     workloads = [w for w in args.workloads.split(",") if w]
@@ -543,7 +668,7 @@ def main():
     if not args.callgrind_dir:
         shutil.rmtree(cg_dir, ignore_errors=True)
     summary = summarize(results, callgrind_ir)
-    tgts = targets(summary)
+    tgts = targets(summary, judged=not args.quick)
     info = machine()
     # Other processes on the machine skew timings (not instruction counts).
     info["load_average_1min"] = [round(load_at_start, 2),
@@ -570,9 +695,12 @@ def main():
     with open(os.path.join(args.out_dir, "bench_results.json"), "w") as f:
         json.dump(doc, f, indent=1, sort_keys=True)
         f.write("\n")
+    with open(os.path.join(args.out_dir, "bench_results.svg"), "w") as f:
+        f.write(svg_chart(summary, args.reps))
     print()
     print(md)
-    print(f"wrote {args.out_dir}/bench_results.md and bench_results.json")
+    print(f"wrote {args.out_dir}/bench_results.md, bench_results.json and "
+          "bench_results.svg")
     return 0 if doc["verified"] else 1
 
 

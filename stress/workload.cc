@@ -149,7 +149,7 @@ class Worker {
   }
 
   void AddLive(std::int64_t bytes, int slot_index) {
-    Slot& slot = *state_.slots[slot_index];
+    InterpreterSlot& slot = *state_.slots[slot_index];
     const std::int64_t now =
         slot.live_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
     std::int64_t peak = slot.peak_live_bytes.load(std::memory_order_relaxed);
@@ -193,7 +193,7 @@ class Worker {
       const int target =
           state_.handoff_targets[(r >> 40) % state_.handoff_targets.size()];
       if (target != slot_index_) {
-        Slot& to = *state_.slots[target];
+        InterpreterSlot& to = *state_.slots[target];
         sync::MutexLock hold(&to.mailbox_mu);
         to.mailbox.push_back(block);
         return;
@@ -279,7 +279,7 @@ class Worker {
 
   RunState& state_;
   const int slot_index_;
-  Slot& slot_;
+  InterpreterSlot& slot_;
   const WorkloadOptions& options_;
   std::mt19937_64 rng_;
   const int thread_index_;
@@ -290,7 +290,8 @@ class Worker {
 
 // Destroys the churn slot's interpreter after checking it is empty, and
 // makes a new one.
-bool Recreate(Slot& slot, ThreadResult* result, bool counts_available) {
+bool Recreate(InterpreterSlot& slot, ThreadResult* result,
+              bool counts_available) {
   interp::Interpreter* old = slot.interp.load(std::memory_order_acquire);
   absl::StatusOr<alloc::HeapStats> stats = Runtime::CurrentHeapStats();
   if (stats.ok()) {
@@ -339,7 +340,7 @@ void RunWorker(RunState& state, int slot_index, int thread_index,
                const WorkloadOptions& options, std::int64_t churn_every,
                ThreadResult* result) {
   Worker worker(state, slot_index, thread_index, options, result);
-  Slot& slot = *state.slots[slot_index];
+  InterpreterSlot& slot = *state.slots[slot_index];
   if (!worker.Attach()) {
     result->failures.push_back("attach failed");
     result->finished.store(true, std::memory_order_release);
@@ -366,7 +367,7 @@ void RunWorker(RunState& state, int slot_index, int thread_index,
 std::vector<std::string> DrainMailboxes(RunState& state,
                                         std::int64_t* bytes_verified) {
   std::vector<std::string> failures;
-  for (Slot* slot : state.slots) {
+  for (InterpreterSlot* slot : state.slots) {
     std::vector<Block> left;
     {
       sync::MutexLock hold(&slot->mailbox_mu);

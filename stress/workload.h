@@ -51,7 +51,7 @@ struct WorkloadOptions {
 
 // An interpreter slot: an interpreter (recreated over time for churn
 // slots) and the counters the report shows.
-struct Slot {
+struct InterpreterSlot {
   std::string name;
   bool churn = false;
   bool main_lock = false;
@@ -87,8 +87,8 @@ struct ThreadResult {
 };
 
 struct RunState {
-  std::vector<Slot*> slots;          // owned by the caller
-  std::vector<int> handoff_targets;  // slot indexes that accept handoffs
+  std::vector<InterpreterSlot*> slots;  // owned by the caller
+  std::vector<int> handoff_targets;     // slot indexes that accept handoffs
   std::atomic<bool> stop{false};
   bool counts_available = false;  // pymalloc heaps count blocks
 };

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # html_report_render_test.sh: renders the HTML stress report of
 # write_sample_report in Debian's headless chromium and checks that the
-# charts really draw: the DOM holds the three chart <svg> elements, and the
-# screenshot is not blank (non-white share, distinct non-gray colors, and
-# the first three series colors filling more than their legend swatches).
+# charts really draw: the DOM holds the four chart <svg> elements (total
+# throughput, per-interpreter throughput with line swatches, one arena panel
+# per interpreter where the churn interpreter's cycles span its panel,
+# occupancy) and the settings block, and the screenshot is not blank
+# (non-white share, distinct non-gray colors, and the first three series
+# colors filling more than their legend swatches).
 # Needs the Debian package `chromium` (./bazelw installs it).
 set -euo pipefail
 
@@ -63,22 +66,44 @@ run_chromium() {
     --user-data-dir="${profile}" "$@" 2>"${log}"
 }
 
-# 1. The DOM as chromium parsed it holds the three charts.
+# 1. The DOM as chromium parsed it holds the four charts.
 if ! run_chromium "${work}/dump-dom.log" --dump-dom "file://${html}" \
     >"${work}/dom.html"; then
   tail -n 20 "${work}/dump-dom.log" >&2
   fail "chromium --dump-dom failed"
 fi
-for id in chart-throughput chart-arenas chart-occupancy; do
+for id in chart-total chart-throughput chart-arenas chart-occupancy; do
   grep -q "id=\"${id}\"" "${work}/dom.html" ||
     fail "chromium's DOM has no element with id=\"${id}\""
 done
 polylines="$(grep -o '<polyline' "${work}/dom.html" | wc -l)"
-echo "dom: 3 chart ids present, ${polylines} polylines"
-((polylines >= 6)) || fail "expected >= 6 polylines (2 line charts x 3 slots), got ${polylines}"
+echo "dom: 4 chart ids present, ${polylines} polylines"
+((polylines >= 7)) ||
+  fail "expected >= 7 polylines (total + 2 line charts x 3 slots), got ${polylines}"
+grep -q '<table class="settings">' "${work}/dom.html" ||
+  fail "no settings block in chromium's DOM"
+# The arena chart: one panel per interpreter, each with its own axis, so
+# the churn interpreter's allocate/release cycles (1 to 5 arenas) span most
+# of its panel instead of hiding under the others' lines.
+python3 - "${work}/dom.html" <<'PY' || fail "arena panels check failed"
+import re, sys
+dom = open(sys.argv[1]).read()
+svg = dom[dom.index('id="chart-arenas"'):]
+svg = svg[:svg.index("</svg>")]
+panels = svg.split('<g class="panel">')[1:]
+assert len(panels) == 3, "want 3 arena panels, got %d" % len(panels)
+assert "churn-1" in panels[2], "third panel is not churn-1's"
+points = re.search(r'points="([^"]*)"', panels[2]).group(1).split()
+ys = [float(p.split(",")[1]) for p in points]
+span = max(ys) - min(ys)
+print("dom: churn-1 arena panel line spans %.1f px" % span)
+assert span > 40, "churn cycle spans only %.1f px" % span
+swatches = re.findall(r'<line class="swatch"', dom)
+assert len(swatches) == 3, "want 3 legend line swatches, got %d" % len(swatches)
+PY
 
 # 2. The screenshot.
-if ! run_chromium "${work}/screenshot.log" --window-size=1000,1400 \
+if ! run_chromium "${work}/screenshot.log" --window-size=1000,2000 \
     --screenshot="${png}" "file://${html}" >/dev/null; then
   tail -n 20 "${work}/screenshot.log" >&2
   fail "chromium --screenshot failed"

@@ -1,6 +1,8 @@
-// stress/report.h: the text table lists every interpreter and the verdict,
-// the JSON parses back to the same fields (tricky strings included), and
-// the HTML page is self-contained with three charts drawn from the data.
+// stress/report.h: the text table lists every interpreter (or the busiest
+// plus "others") and the verdict, the JSON parses back to the same fields
+// (tricky strings included, samples keyed by interpreter), and the HTML
+// page is self-contained with its settings and four charts drawn from the
+// data.
 
 #include "stress/report.h"
 
@@ -435,7 +437,7 @@ Report SampleReport() {
     // main: 100 ops/s for two seconds, then 400 ops/s.
     sample.ops = {i <= 2 ? 100 * i : 200 + 400 * (i - 2), 300 * i, 200 * i};
     sample.arenas = {i, 2 * i, 5};
-    sample.live_blocks = 10 * i;
+    sample.live_bytes = 10 * i;
     report.samples.push_back(sample);
   }
   return report;
@@ -524,6 +526,54 @@ TEST(RenderTextTest, ZeroSecondsAndNoInterpretersDoNotDivideByZero) {
   EXPECT_EQ(text.find("inf"), std::string::npos) << text;
 }
 
+TEST(RenderTextTest, InterruptedRunSaysSoBeforeTheVerdict) {
+  Report report = SampleReport();
+  report.interrupted = true;
+  const std::string text = RenderText(report);
+  const std::size_t note = text.find("INTERRUPTED (SIGINT) after 4.00 s");
+  ASSERT_NE(note, std::string::npos) << text;
+  EXPECT_LT(note, text.find("\nPASS\n"));
+  EXPECT_EQ(RenderText(SampleReport()).find("INTERRUPTED"), std::string::npos);
+}
+
+// 100 interpreters, interpreter i with 10 * i ops.
+Report ManyInterpreters(int count) {
+  Report report;
+  Sample a;
+  Sample b;
+  a.seconds = 1;
+  b.seconds = 2;
+  for (int i = 0; i < count; ++i) {
+    report.interpreters.push_back(
+        Interp("interp-" + std::to_string(i), "own", 1, 10 * i));
+    report.interpreters.back().class_blocks_in_use[0] = 1;
+    a.ops.push_back(10 * i);
+    b.ops.push_back(30 * i);
+    a.arenas.push_back(i);
+    b.arenas.push_back(i + 1);
+  }
+  report.samples = {a, b};
+  return report;
+}
+
+TEST(RenderTextTest, ManyInterpretersShowTheTopByOpsPlusOthers) {
+  const std::string text = RenderText(ManyInterpreters(100));
+  // Header, rule, the 20 busiest (80..99), one "others" row, the totals.
+  EXPECT_EQ(Count(text, "\ninterp-"), 20u) << text;
+  EXPECT_NE(text.find("\ninterp-99 "), std::string::npos);
+  EXPECT_NE(text.find("\ninterp-80 "), std::string::npos);
+  EXPECT_EQ(text.find("\ninterp-79 "), std::string::npos);
+  // The others add up: ops 10 * (0 + ... + 79) = 31600, 80 threads.
+  const std::size_t others = text.find("\nothers (80)");
+  ASSERT_NE(others, std::string::npos) << text;
+  const std::string row =
+      text.substr(others, text.find('\n', others + 1) - others);
+  EXPECT_NE(row.find(" 31600 "), std::string::npos) << row;
+  EXPECT_NE(row.find(" 80 "), std::string::npos) << row;
+  // A few dozen are still listed one by one.
+  EXPECT_EQ(Count(RenderText(ManyInterpreters(24)), "\ninterp-"), 24u);
+}
+
 // ---------------------------------------------------------------------------
 // RenderJson.
 
@@ -558,17 +608,63 @@ TEST(RenderJsonTest, EveryFieldRoundTrips) {
   EXPECT_EQ(churn["cross_interpreter_frees"].number, 345);
   EXPECT_EQ(churn["recreations"].number, 7);
   EXPECT_EQ(churn["leaked_blocks"].number, 0);
+  // Class sizes are explicit: one {block_size, blocks} object per class.
   const Json& classes = interps.items[1]["class_blocks_in_use"];
   ASSERT_EQ(classes.items.size(), 32u);
-  EXPECT_EQ(classes.items[31].number, 62);
+  EXPECT_EQ(classes.items[0]["block_size"].number, 16);
+  EXPECT_EQ(classes.items[31]["block_size"].number, 512);
+  EXPECT_EQ(classes.items[31]["blocks"].number, 62);
 
+  // Samples: one array per quantity, per-interpreter series keyed by name.
   const Json& samples = json["samples"];
-  ASSERT_EQ(samples.items.size(), 4u);
-  EXPECT_EQ(samples.items[3]["seconds"].number, 4);
-  ASSERT_EQ(samples.items[3]["ops"].items.size(), 3u);
-  EXPECT_EQ(samples.items[3]["ops"].items[0].number, 1000);
-  EXPECT_EQ(samples.items[3]["arenas"].items[1].number, 8);
-  EXPECT_EQ(samples.items[3]["live_blocks"].number, 40);
+  ASSERT_EQ(samples.kind, Json::Kind::kObject);
+  ASSERT_EQ(samples["seconds"].items.size(), 4u);
+  EXPECT_EQ(samples["seconds"].items[3].number, 4);
+  EXPECT_EQ(samples["live_bytes"].items[3].number, 40);
+  EXPECT_EQ(samples["live_blocks"].kind, Json::Kind::kNull);  // renamed
+  ASSERT_EQ(samples["ops"].members.size(), 3u);
+  ASSERT_EQ(samples["ops"]["main"].items.size(), 4u);
+  EXPECT_EQ(samples["ops"]["main"].items[3].number, 1000);
+  EXPECT_EQ(samples["ops"]["churn-1"].items[0].number, 200);
+  EXPECT_EQ(samples["arenas"]["interp-1"].items[3].number, 8);
+  EXPECT_EQ(samples["arenas"]["churn-1"].items[2].number, 5);
+}
+
+TEST(RenderJsonTest, RunContextSchemaAndEffectiveOptions) {
+  Report report = SampleReport();
+  report.timestamp = "2026-12-02T11:41:41Z";
+  report.build_mode = "fastbuild+asan";
+  report.host = "builder-7";
+  report.options = {{"threads", "6"}, {"duration", "10"}, {"json", ""}};
+  const Json json = MustParse(RenderJson(report));
+  EXPECT_EQ(json["schema_version"].number, kReportSchemaVersion);
+  EXPECT_GE(kReportSchemaVersion, 2);
+  EXPECT_EQ(json["timestamp"].text, "2026-12-02T11:41:41Z");
+  EXPECT_EQ(json["build_mode"].text, "fastbuild+asan");
+  EXPECT_EQ(json["host"].text, "builder-7");
+  const Json& options = json["options"];
+  ASSERT_EQ(options.kind, Json::Kind::kObject);
+  ASSERT_EQ(options.members.size(), 3u);
+  EXPECT_EQ(options["threads"].text, "6");
+  EXPECT_EQ(options["duration"].text, "10");
+  EXPECT_EQ(options["json"].kind, Json::Kind::kString);
+  EXPECT_EQ(json["interrupted"].kind, Json::Kind::kBool);
+  EXPECT_FALSE(json["interrupted"].boolean);
+  report.interrupted = true;
+  EXPECT_TRUE(MustParse(RenderJson(report))["interrupted"].boolean);
+}
+
+TEST(RenderJsonTest, RaggedSamplesAreNullWhereASlotIsMissing) {
+  Report report = SampleReport();
+  report.samples[1].ops.resize(1);
+  report.samples[3].ops.push_back(50);  // a slot no interpreter reports
+  const Json json = MustParse(RenderJson(report));
+  const Json& ops = json["samples"]["ops"];
+  EXPECT_EQ(ops["interp-1"].items[1].kind, Json::Kind::kNull);
+  EXPECT_EQ(ops["main"].items[1].number, 200);
+  ASSERT_EQ(ops["slot 3"].items.size(), 4u);
+  EXPECT_EQ(ops["slot 3"].items[0].kind, Json::Kind::kNull);
+  EXPECT_EQ(ops["slot 3"].items[3].number, 50);
 }
 
 TEST(RenderJsonTest, TrickyStringsAreEscapedAndDecodeBack) {
@@ -638,7 +734,8 @@ TEST(RenderJsonTest, BracketsBalanceOutsideStrings) {
   }
   EXPECT_FALSE(in_string);
   EXPECT_EQ(depth, 0);
-  EXPECT_EQ(max_depth, 4);  // object > samples > sample > ops
+  // object > interpreters > interpreter > classes > class
+  EXPECT_EQ(max_depth, 5);
   EXPECT_EQ(text.front(), '{');
   EXPECT_EQ(text.substr(text.size() - 2), "}\n");
 }
@@ -649,7 +746,7 @@ TEST(RenderJsonTest, NonFiniteSecondsAreNull) {
   report.samples[0].seconds = std::numeric_limits<double>::infinity();
   const Json json = MustParse(RenderJson(report));
   EXPECT_EQ(json["seconds"].kind, Json::Kind::kNull);
-  EXPECT_EQ(json["samples"].items[0]["seconds"].kind, Json::Kind::kNull);
+  EXPECT_EQ(json["samples"]["seconds"].items[0].kind, Json::Kind::kNull);
 }
 
 TEST(RenderJsonTest, EmptyReportIsValid) {
@@ -657,8 +754,10 @@ TEST(RenderJsonTest, EmptyReportIsValid) {
   EXPECT_TRUE(json["passed"].boolean);
   EXPECT_EQ(json["interpreters"].kind, Json::Kind::kArray);
   EXPECT_TRUE(json["interpreters"].items.empty());
-  EXPECT_EQ(json["samples"].kind, Json::Kind::kArray);
-  EXPECT_TRUE(json["samples"].items.empty());
+  EXPECT_EQ(json["samples"].kind, Json::Kind::kObject);
+  EXPECT_TRUE(json["samples"]["seconds"].items.empty());
+  EXPECT_TRUE(json["samples"]["ops"].members.empty());
+  EXPECT_EQ(json["options"].kind, Json::Kind::kObject);
   EXPECT_EQ(json["seed"].text, "0");
 }
 
@@ -689,14 +788,16 @@ TEST(RenderHtmlTest, ThreeChartsWithDataMarks) {
   const Report report = SampleReport();
   const std::string html = RenderHtml(report);
   for (const char* id :
-       {"chart-throughput", "chart-arenas", "chart-occupancy"}) {
+       {"chart-total", "chart-throughput", "chart-arenas", "chart-occupancy"}) {
     const std::string svg = ChartSvg(html, id);
     ASSERT_FALSE(svg.empty()) << id;
     EXPECT_NE(svg.find("class=\"chart\""), std::string::npos) << id;
     EXPECT_NE(svg.find("width=\"900\""), std::string::npos) << id;
     EXPECT_NE(svg.find("fill=\"#ffffff\""), std::string::npos) << id;
     EXPECT_EQ(svg.find("no data"), std::string::npos) << id;
-    // The legend names every interpreter.
+    // The legend (or the panels) names every interpreter; the total
+    // chart has one line.
+    if (std::string(id) == "chart-total") continue;
     for (const InterpreterReport& interp : report.interpreters) {
       EXPECT_NE(svg.find(">" + interp.name + "</text>"), std::string::npos)
           << id << " legend lacks " << interp.name;
@@ -864,6 +965,104 @@ TEST(RenderHtmlTest, ManyInterpretersGrowTheLegendAndCycleColors) {
   const std::vector<std::string> height = AttributeValues(svg_tag, "height");
   ASSERT_EQ(height.size(), 1u) << svg_tag;
   EXPECT_GT(ParseFinite(height[0]), 300);  // room for 20 legend rows
+  ExpectFiniteGeometry(html);
+}
+
+TEST(RenderHtmlTest, SettingsBlockListsContextAndEveryOption) {
+  Report report = SampleReport();
+  report.timestamp = "2026-12-02T11:41:41Z";
+  report.build_mode = "opt";
+  report.host = "builder-7";
+  report.options = {{"threads", "6"}, {"size_mix", "cpython"}};
+  const std::string html = RenderHtml(report);
+  const std::size_t settings = html.find("<table class=\"settings\">");
+  ASSERT_NE(settings, std::string::npos);
+  const std::string table =
+      html.substr(settings, html.find("</table>", settings) - settings);
+  for (const char* cell :
+       {"<th>date</th><td>2026-12-02T11:41:41Z</td>",
+        "<th>host</th><td>builder-7</td>", "<th>build mode</th><td>opt</td>",
+        "<th>--threads</th><td>6</td>",
+        "<th>--size_mix</th><td>cpython</td>"}) {
+    EXPECT_NE(table.find(cell), std::string::npos) << cell << "\n" << table;
+  }
+  EXPECT_EQ(html.find("id=\"interrupted\""), std::string::npos);
+  report.interrupted = true;
+  EXPECT_NE(RenderHtml(report).find("id=\"interrupted\""), std::string::npos);
+}
+
+TEST(RenderHtmlTest, TotalThroughputIsTheSumOfEveryInterpreter) {
+  const std::string svg = ChartSvg(RenderHtml(SampleReport()), "chart-total");
+  const auto lines = Polylines(svg);
+  ASSERT_EQ(lines.size(), 1u);
+  ASSERT_EQ(lines[0].size(), 4u);
+  // Totals: 600, 600, 900, 900 ops/s; the axis tops out at 1k.
+  EXPECT_DOUBLE_EQ(lines[0][0].second, lines[0][1].second);
+  EXPECT_LT(lines[0][2].second, lines[0][1].second);
+  EXPECT_NE(svg.find(">1k</text>"), std::string::npos) << svg;
+  ExpectFiniteGeometry(svg);
+}
+
+TEST(RenderHtmlTest, LegendSwatchesShowTheDashPatternOfRepeatedColors) {
+  const std::string svg =
+      ChartSvg(RenderHtml(ManyInterpreters(14)), "chart-throughput");
+  std::vector<std::string> swatches;
+  for (std::size_t at = svg.find("<line class=\"swatch\"");
+       at != std::string::npos;
+       at = svg.find("<line class=\"swatch\"", at + 1)) {
+    swatches.push_back(svg.substr(at, svg.find('>', at) - at));
+  }
+  ASSERT_EQ(swatches.size(), 14u);
+  // Interpreter 12 repeats interpreter 0's color: its swatch is dashed,
+  // interpreter 0's is not, like their lines.
+  EXPECT_NE(swatches[12].find("stroke=\"#1f77b4\""), std::string::npos);
+  EXPECT_NE(swatches[12].find("stroke-dasharray"), std::string::npos);
+  EXPECT_EQ(swatches[0].find("stroke-dasharray"), std::string::npos);
+}
+
+TEST(RenderHtmlTest, ArenaPanelsHaveTheirOwnIntegerAxes) {
+  Report report = SampleReport();
+  // churn-1 cycles between 1 and 3 arenas; main grows to 400.
+  for (std::size_t i = 0; i < report.samples.size(); ++i) {
+    report.samples[i].arenas = {100 * static_cast<std::int64_t>(i + 1), 2,
+                                i % 2 == 0 ? 1 : 3};
+  }
+  const std::string svg = ChartSvg(RenderHtml(report), "chart-arenas");
+  ASSERT_EQ(Count(svg, "<g class=\"panel\">"), 3u);
+  const auto lines = Polylines(svg);
+  ASSERT_EQ(lines.size(), 3u);
+  // On its own axis the churn panel's cycle spans most of the panel's
+  // height (on main's axis it would be under 1% of it).
+  const auto& churn = lines[2];
+  const double swing = std::fabs(churn[0].second - churn[1].second);
+  EXPECT_GT(swing, 40) << "churn cycle barely visible";
+  // Every y tick label is a whole number.
+  for (std::size_t at = svg.find("dy=\"0.35em\""); at != std::string::npos;
+       at = svg.find("dy=\"0.35em\"", at + 1)) {
+    const std::size_t open = svg.find('>', at) + 1;
+    const std::string label = svg.substr(open, svg.find('<', open) - open);
+    EXPECT_EQ(label.find('.'), std::string::npos) << label;
+  }
+  EXPECT_NE(svg.find(">400</text>"), std::string::npos);
+}
+
+TEST(RenderHtmlTest, ManyInterpretersChartTheTopByOpsPlusOthers) {
+  const std::string html = RenderHtml(ManyInterpreters(100));
+  const std::string throughput = ChartSvg(html, "chart-throughput");
+  EXPECT_EQ(Polylines(throughput).size(), 21u);
+  EXPECT_NE(throughput.find(">others (80)</text>"), std::string::npos);
+  EXPECT_EQ(throughput.find(">interp-0</text>"), std::string::npos);
+  EXPECT_EQ(Count(ChartSvg(html, "chart-arenas"), "<g class=\"panel\">"), 21u);
+  // The chart stays a page-sized picture.
+  for (const char* id :
+       {"chart-throughput", "chart-arenas", "chart-occupancy"}) {
+    const std::string svg = ChartSvg(html, id);
+    const std::vector<std::string> height =
+        AttributeValues(svg.substr(0, svg.find('>')), "height");
+    ASSERT_EQ(height.size(), 1u) << id;
+    EXPECT_LT(ParseFinite(height[0]), 1100) << id;
+  }
+  EXPECT_EQ(Count(html, "<td>interp-"), 20u);
   ExpectFiniteGeometry(html);
 }
 

@@ -1,6 +1,7 @@
 // write_sample_report: writes RenderHtml of a fixed, realistic Report (three
-// interpreters, one a churn slot on the main lock, 40 samples over 4 s,
-// size-class occupancy) to argv[1]. html_report_render_test.sh renders it.
+// interpreters, one a churn slot whose arenas cycle as it is recreated, 40
+// samples over 4 s, size-class occupancy, the run's settings) to argv[1].
+// html_report_render_test.sh renders it.
 
 #include <cmath>
 #include <cstdint>
@@ -26,6 +27,14 @@ Report SampleReport() {
   report.bytes_verified = 3LL * 1024 * 1024 * 1024 + 123456789;
   report.hook_toggles = 16;
   report.hook_calls = 1234567;
+  report.timestamp = "2026-12-02T11:41:41Z";
+  report.build_mode = "fastbuild";
+  report.host = "sample-host";
+  report.options = {{"interpreters", "3"},
+                    {"threads", "10"},
+                    {"ops", "2000000"},
+                    {"seed", "42"},
+                    {"html", "report.html"}};
 
   const char* const names[] = {"main", "interp-1", "churn-1"};
   const char* const locks[] = {"own", "own", "main"};
@@ -45,11 +54,13 @@ Report SampleReport() {
       if (s == 2 && i % 10 == 9) rate *= 0.2;
       cumulative[s] += static_cast<std::int64_t>(rate * 0.1);
       sample.ops.push_back(cumulative[s]);
-      const double arenas = 6 + 3 * s + 4 * std::sin(0.2 * i + s) +
-                            (s == 2 ? -(i % 10) * 0.5 : 0.0);
+      // The churn slot allocates arenas and releases them all when its
+      // interpreter is recreated (every 10 samples).
+      const double arenas =
+          s == 2 ? 1 + (i % 10) / 2 : 6 + 3 * s + 4 * std::sin(0.2 * i + s);
       sample.arenas.push_back(static_cast<std::int64_t>(std::lround(arenas)));
     }
-    sample.live_blocks = 50000 + 1000 * (i % 7);
+    sample.live_bytes = 50000 + 1000 * (i % 7);
     report.samples.push_back(sample);
   }
 

@@ -1,0 +1,90 @@
+// stress/hook_toggler.cc: the counting hook and the thread that toggles it
+// (hook_toggler.h).
+
+#include "stress/hook_toggler.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "alloc/domain.h"
+
+namespace interpheap::stress {
+namespace {
+
+// A pass-through hook on every domain, counting calls. (tests/testing has a
+// testonly twin the stress binary cannot link.) Never freed: a call may
+// still be running through it just after it is unwrapped.
+struct CountingHook {
+  ih_allocator_t previous[3] = {};
+  std::atomic<std::int64_t> calls{0};
+
+  static CountingHook& Get() {
+    static CountingHook* hook = new CountingHook();
+    return *hook;
+  }
+  static ih_allocator_t* Count(void* ctx) {
+    Get().calls.fetch_add(1, std::memory_order_relaxed);  // a statistic
+    return static_cast<ih_allocator_t*>(ctx);
+  }
+  static void* Malloc(void* ctx, std::size_t n) {
+    ih_allocator_t* prev = Count(ctx);
+    return prev->malloc(prev->ctx, n);
+  }
+  static void* Calloc(void* ctx, std::size_t a, std::size_t b) {
+    ih_allocator_t* prev = Count(ctx);
+    return prev->calloc(prev->ctx, a, b);
+  }
+  static void* Realloc(void* ctx, void* p, std::size_t n) {
+    ih_allocator_t* prev = Count(ctx);
+    return prev->realloc(prev->ctx, p, n);
+  }
+  static void Free(void* ctx, void* p) {
+    ih_allocator_t* prev = Count(ctx);
+    prev->free(prev->ctx, p);
+  }
+  ih_allocator_t For(int domain) {
+    return ih_allocator_t{&previous[domain], Malloc, Calloc, Realloc, Free};
+  }
+};
+
+}  // namespace
+
+void HookToggler::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void HookToggler::Stop() {
+  stop_.store(true, std::memory_order_relaxed);  // only ends the loop
+  if (thread_.joinable()) thread_.join();
+}
+
+std::int64_t HookToggler::calls() {
+  return CountingHook::Get().calls.load(std::memory_order_relaxed);
+}
+
+void HookToggler::Run() {
+  using alloc::Domain;
+  CountingHook& hook = CountingHook::Get();
+  while (!stop_.load(std::memory_order_relaxed)) {
+    for (int d = 0; d < 3; ++d) {
+      absl::Status s = runtime_.WrapAllocator(static_cast<Domain>(d),
+                                              hook.For(d), &hook.previous[d]);
+      if (!s.ok()) failures_.push_back(std::string(s.message()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    for (int d = 2; d >= 0; --d) {
+      absl::Status s =
+          runtime_.UnwrapAllocator(static_cast<Domain>(d), hook.For(d));
+      if (!s.ok()) failures_.push_back(std::string(s.message()));
+    }
+    toggles_.fetch_add(1, std::memory_order_relaxed);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace interpheap::stress
