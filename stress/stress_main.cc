@@ -234,13 +234,15 @@ int main(int argc, char** argv) {
   add_slot("main", runtime.main_interpreter(), false, true);
   for (int i = 0; i < own + main_lock + churn; ++i) {
     interpheap::interp::InterpreterConfig ic;
-    ic.own_lock = i < own || i >= own + main_lock;
+    ic.lock = i < own || i >= own + main_lock
+                  ? interpheap::interp::LockKind::kOwn
+                  : interpheap::interp::LockKind::kMain;
     absl::StatusOr<Interpreter*> interp = runtime.CreateInterpreter(ic);
     if (!interp.ok()) return Fail(std::string(interp.status().message()));
     const bool is_churn = i >= own + main_lock;
     add_slot(absl::StrFormat("%s-%d", is_churn ? "churn" : "interp",
                              static_cast<int>((*interp)->id())),
-             *interp, is_churn, !ic.own_lock);
+             *interp, is_churn, ic.lock == interpheap::interp::LockKind::kMain);
   }
   const std::int64_t leaked_before = interpheap::alloc::LeakedBlocks();
   const std::int64_t global_before = interpheap::alloc::GlobalAllocatedBlocks();
