@@ -8,8 +8,9 @@
 //      sets up neither its allocators nor its debug hooks from it);
 //   2. interpheap pre-initialized with the chosen configuration
 //      (pyhost/configuration.h) and initialized; PYTHONMALLOC restored;
-//   3. PyMem_SetAllocator for raw, mem and obj (pyhost/host_allocator.h),
-//      interpheap's fatal handler printing CPython's lines;
+//   3. the host interpreter, host-locked by the GIL, and PyMem_SetAllocator
+//      for raw, mem and obj (pyhost/host_allocator.h), interpheap's fatal
+//      handler printing CPython's lines;
 //   4. Py_InitializeFromConfig with sys.executable = this launcher, so
 //      subprocesses of sys.executable run on interpheap too; then
 //      sys.getallocatedblocks and sys._debugmallocstats report interpheap
@@ -81,6 +82,12 @@ int Main(int argc, char** argv) {
   runtime_config.allocator = name;
   absl::Status started = runtime.PreInitialize(runtime_config);
   if (started.ok()) started = runtime.Initialize();
+  interp::Interpreter* host = nullptr;
+  if (started.ok()) {
+    absl::StatusOr<interp::Interpreter*> created = CreateHostInterpreter();
+    started = created.status();
+    if (created.ok()) host = *created;
+  }
   if (!started.ok()) {
     const std::string text(started.message());
     std::fprintf(stderr,
@@ -93,8 +100,9 @@ int Main(int argc, char** argv) {
   if (had_pythonmalloc) setenv("PYTHONMALLOC", pythonmalloc.c_str(), 1);
 
   // 3. The replace window: CPython is pre-initialized, not initialized.
-  InstallCPythonAllocators(runtime.main_interpreter());
-  RegisterInterpheapModule();
+  InstallCPythonAllocators(host);
+  // The C API's handle of an interpreter is its address (api/interpheap.h).
+  RegisterInterpheapModule(reinterpret_cast<ih_interp_t*>(host));
 
   // 4. The command line, with this launcher as sys.executable.
   PyConfig config;
