@@ -26,12 +26,23 @@ int GilHeld(void*) { return PyGILState_Check(); }
 // Makes the host heap the calling thread's current heap, once per thread:
 // after that, one thread-local load and a compare per call. A thread's
 // current heap is the host heap from its first mem/obj call on (and again
-// after an _interpheap function detached it).
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline void BindThread() {
+// after an _interpheap function detached it). Returns the host heap.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline alloc::Heap* BindThread() {
   alloc::Heap* const heap = host_heap.load(std::memory_order_acquire);
   if (ABSL_PREDICT_FALSE(alloc::CurrentHeap() != heap)) {
     alloc::SetCurrentHeap(heap);
   }
+  return heap;
+}
+
+// The domain's outermost layer, when it is pymalloc itself (no hook, the
+// default configuration): the call then goes straight to the host heap's
+// inline fast path, which is exactly what that layer would do with the host
+// heap current, minus one indirect call. Anything else (debug hooks,
+// tracemalloc, malloc, mimalloc) goes through the layer.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool TopIsPymalloc(
+    const alloc::AllocatorLayer* layer) {
+  return layer->allocator.free == alloc::kPymallocAllocator.free;
 }
 
 void* RawMalloc(void*, std::size_t n) {
@@ -49,7 +60,13 @@ void RawFree(void*, void* p) { alloc::Free(alloc::Domain::kRaw, p); }
 // Called by CPython with the GIL held, the host heap's lock.
 template <alloc::Domain kDomain>
 void* HeapMalloc(void*, std::size_t n) {
-  BindThread();
+  alloc::Heap* const heap = BindThread();
+  const alloc::AllocatorLayer* layer =
+      alloc::AllocatorTable::Global().top(kDomain);
+  if (ABSL_PREDICT_TRUE(TopIsPymalloc(layer) && n <= alloc::kMaxRequest)) {
+    heap->guard().AssumeHeld();  // the GIL (CPython's rule for mem/obj)
+    return heap->Malloc(n);
+  }
   return alloc::Malloc(kDomain, n);
 }
 template <alloc::Domain kDomain>
@@ -66,7 +83,15 @@ template <alloc::Domain kDomain>
 void HeapFree(void*, void* p) {
   // free(NULL) still goes through, so that the debug hooks' GIL check sees
   // it, as CPython's do.
-  BindThread();
+  alloc::Heap* const heap = BindThread();
+  const alloc::AllocatorLayer* layer =
+      alloc::AllocatorTable::Global().top(kDomain);
+  if (ABSL_PREDICT_TRUE(TopIsPymalloc(layer))) {
+    if (p == nullptr) return;
+    heap->guard().AssumeHeld();  // the GIL (CPython's rule for mem/obj)
+    heap->Free(p);
+    return;
+  }
   alloc::Free(kDomain, p);
 }
 

@@ -11,7 +11,8 @@
 //   3. the host interpreter, host-locked by the GIL, and PyMem_SetAllocator
 //      for raw, mem and obj (pyhost/host_allocator.h), interpheap's fatal
 //      handler printing CPython's lines;
-//   4. Py_InitializeFromConfig with sys.executable = this launcher, so
+//   4. Py_InitializeFromConfig, sys.executable computed from argv[0] as for
+//      python3 (symlinks kept: venvs work), which is this launcher, so
 //      subprocesses of sys.executable run on interpheap too; then
 //      sys.getallocatedblocks and sys._debugmallocstats report interpheap
 //      (pyhost/interpheap_module.h);
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "absl/status/status.h"
@@ -43,7 +45,26 @@ std::string GetEnv(const char* name) {
   return value == nullptr ? std::string() : std::string(value);
 }
 
-// The absolute path of this executable, for sys.executable.
+// True when CPython's getpath will find the program from argv[0] as it
+// does for python3: a path (kept as given, symlinks included), or a name
+// found on PATH.
+bool ProgramLocatable(const char* argv0) {
+  if (argv0 == nullptr || argv0[0] == '\0') return false;
+  if (std::strchr(argv0, '/') != nullptr) return true;
+  const std::string path = GetEnv("PATH");
+  std::size_t begin = 0;
+  while (begin <= path.size()) {
+    std::size_t end = path.find(':', begin);
+    if (end == std::string::npos) end = path.size();
+    const std::string dir =
+        end == begin ? std::string(".") : path.substr(begin, end - begin);
+    if (access((dir + "/" + argv0).c_str(), X_OK) == 0) return true;
+    begin = end + 1;
+  }
+  return false;
+}
+
+// The resolved path of this executable (/proc/self/exe).
 std::string SelfPath(const char* argv0) {
   char path[PATH_MAX];
   const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
@@ -104,14 +125,21 @@ int Main(int argc, char** argv) {
   // The C API's handle of an interpreter is its address (api/interpheap.h).
   RegisterInterpheapModule(reinterpret_cast<ih_interp_t*>(host));
 
-  // 4. The command line, with this launcher as sys.executable.
+  // 4. The command line. sys.executable comes from argv[0] exactly as for
+  // python3 (CPython's getpath): a symlink stays the symlink, so a venv's
+  // bin/python (pyvenv.cfg), a ._pth next to the real program and a link
+  // named python3 all behave as with python3. Only when argv[0] cannot be
+  // located is it the resolved /proc/self/exe, so that children started
+  // with sys.executable still run on interpheap.
   PyConfig config;
   PyConfig_InitPythonConfig(&config);
   CheckStatus(PyConfig_SetBytesArgv(&config, argc, argv), &config);
-  const std::string self = SelfPath(argv[0]);
-  CheckStatus(
-      PyConfig_SetBytesString(&config, &config.executable, self.c_str()),
-      &config);
+  if (!ProgramLocatable(argc > 0 ? argv[0] : nullptr)) {
+    const std::string self = SelfPath(argc > 0 ? argv[0] : "");
+    CheckStatus(
+        PyConfig_SetBytesString(&config, &config.executable, self.c_str()),
+        &config);
+  }
   CheckStatus(Py_InitializeFromConfig(&config), &config);
   PyConfig_Clear(&config);
   if (!InstallSysFunctions()) {
