@@ -47,7 +47,7 @@ TEST(MutexDeathTest, RelockingOnTheSameThreadDiesInsteadOfDeadlocking) {
 }
 
 // A host lock (for CPython: the GIL) is never taken by interpheap.
-bool HostFlag(void* ctx) { return *static_cast<bool*>(ctx); }
+int HostFlag(void* ctx) { return *static_cast<bool*>(ctx) ? 1 : 0; }
 
 TEST(MutexDeathTest, LockingAHostLockDies) {
   EXPECT_DEATH(
@@ -91,6 +91,10 @@ TEST(MutexTest, HostLockIsHeldExactlyWhenTheHostSaysSo) {
   mu.AssertHeld();
   Mutex own;
   EXPECT_FALSE(own.is_host_lock());
+  Mutex null_host(nullptr, &held);  // no predicate: an ordinary lock
+  EXPECT_FALSE(null_host.is_host_lock());
+  MutexLock hold(&null_host);
+  EXPECT_TRUE(null_host.IsHeldByCurrentThread());
 }
 
 // Each lock owns a whole cache line, so two locks never share a written line
