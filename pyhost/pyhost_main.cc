@@ -21,12 +21,9 @@
 // C atexit code may still free them.
 
 #include <Python.h>
-#include <limits.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include <cstdio>
-#include <cstring>
 #include <string>
 
 #include "absl/status/status.h"
@@ -43,33 +40,6 @@ namespace {
 std::string GetEnv(const char* name) {
   const char* value = getenv(name);
   return value == nullptr ? std::string() : std::string(value);
-}
-
-// True when CPython's getpath will find the program from argv[0] as it
-// does for python3: a path (kept as given, symlinks included), or a name
-// found on PATH.
-bool ProgramLocatable(const char* argv0) {
-  if (argv0 == nullptr || argv0[0] == '\0') return false;
-  if (std::strchr(argv0, '/') != nullptr) return true;
-  const std::string path = GetEnv("PATH");
-  std::size_t begin = 0;
-  while (begin <= path.size()) {
-    std::size_t end = path.find(':', begin);
-    if (end == std::string::npos) end = path.size();
-    const std::string dir =
-        end == begin ? std::string(".") : path.substr(begin, end - begin);
-    if (access((dir + "/" + argv0).c_str(), X_OK) == 0) return true;
-    begin = end + 1;
-  }
-  return false;
-}
-
-// The resolved path of this executable (/proc/self/exe).
-std::string SelfPath(const char* argv0) {
-  char path[PATH_MAX];
-  const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-  if (n > 0) return std::string(path, static_cast<std::size_t>(n));
-  return argv0;
 }
 
 // Exits like python3 on a status that is an error or an exit request.
@@ -128,18 +98,12 @@ int Main(int argc, char** argv) {
   // 4. The command line. sys.executable comes from argv[0] exactly as for
   // python3 (CPython's getpath): a symlink stays the symlink, so a venv's
   // bin/python (pyvenv.cfg), a ._pth next to the real program and a link
-  // named python3 all behave as with python3. Only when argv[0] cannot be
-  // located is it the resolved /proc/self/exe, so that children started
-  // with sys.executable still run on interpheap.
+  // named python3 all behave as with python3 (CPython's test_venv, test_site
+  // and test_sys check it). Started as itself, the launcher is
+  // sys.executable, so children started with it run on interpheap too.
   PyConfig config;
   PyConfig_InitPythonConfig(&config);
   CheckStatus(PyConfig_SetBytesArgv(&config, argc, argv), &config);
-  if (!ProgramLocatable(argc > 0 ? argv[0] : nullptr)) {
-    const std::string self = SelfPath(argc > 0 ? argv[0] : "");
-    CheckStatus(
-        PyConfig_SetBytesString(&config, &config.executable, self.c_str()),
-        &config);
-  }
   CheckStatus(Py_InitializeFromConfig(&config), &config);
   PyConfig_Clear(&config);
   if (!InstallSysFunctions()) {
