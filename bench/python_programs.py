@@ -11,7 +11,7 @@ Runs the allocation-heavy pure-Python scripts of bench/python/ on
                    pymalloc_debug)
 and reports, per script, callgrind instructions (noise-free; pyhost runs
 with INTERPHEAP_PYMALLOC_UNDER_VALGRIND=native so that pymalloc keeps its
-native path under valgrind) and the median CPU time (user + sys) of --reps
+native path under valgrind; every run has PYTHONHASHSEED=0) and the median CPU time (user + sys) of --reps
 interleaved runs. It also reports `-c pass` start-up instructions and the
 instructions of one uncontended lock + unlock pair (bench/bench_mutex: the
 difference of two callgrind runs divided by the number of pairs).
@@ -70,6 +70,9 @@ CLEAN_ENV_DROP = ("PYTHONMALLOC", "INTERPHEAP_MALLOC", "PYTHONDEVMODE",
 def run_env(extra):
     env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV_DROP}
     env["INTERPHEAP_PYMALLOC_UNDER_VALGRIND"] = "native"
+    # Hash randomization changes dict layouts, hence instruction counts,
+    # from run to run: one fixed seed makes them repeatable.
+    env["PYTHONHASHSEED"] = "0"
     env.update(extra)
     return env
 

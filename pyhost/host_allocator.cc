@@ -63,7 +63,9 @@ void* HeapMalloc(void*, std::size_t n) {
   alloc::Heap* const heap = BindThread();
   const alloc::AllocatorLayer* layer =
       alloc::AllocatorTable::Global().top(kDomain);
-  if (ABSL_PREDICT_TRUE(TopIsPymalloc(layer) && n <= alloc::kMaxRequest)) {
+  if (ABSL_PREDICT_TRUE(TopIsPymalloc(layer))) {
+    // No kMaxRequest check here: n > 512 leaves the pools for the raw
+    // domain, whose call makes it.
     heap->guard().AssumeHeld();  // the GIL (CPython's rule for mem/obj)
     return heap->Malloc(n);
   }
@@ -87,9 +89,8 @@ void HeapFree(void*, void* p) {
   const alloc::AllocatorLayer* layer =
       alloc::AllocatorTable::Global().top(kDomain);
   if (ABSL_PREDICT_TRUE(TopIsPymalloc(layer))) {
-    if (p == nullptr) return;
     heap->guard().AssumeHeld();  // the GIL (CPython's rule for mem/obj)
-    heap->Free(p);
+    heap->Free(p);               // nullptr: no owner, so the slow path returns
     return;
   }
   alloc::Free(kDomain, p);
