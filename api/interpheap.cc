@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_format.h"
 #include "alloc/config.h"
 #include "alloc/domain.h"
 #include "alloc/fatal.h"
@@ -258,8 +259,26 @@ ih_interp_t* ih_interp_create(const ih_interp_config_t* config,
                               ih_status_t* status) {
   interpheap::interp::InterpreterConfig cxx_config;
   if (config != nullptr) {
-    cxx_config.own_lock = config->own_lock != 0;
+    switch (config->lock) {
+      case IH_LOCK_MAIN:
+        cxx_config.lock = interpheap::interp::LockKind::kMain;
+        break;
+      case IH_LOCK_OWN:
+        cxx_config.lock = interpheap::interp::LockKind::kOwn;
+        break;
+      case IH_LOCK_HOST:
+        cxx_config.lock = interpheap::interp::LockKind::kHost;
+        break;
+      default:
+        Report(absl::InvalidArgumentError(absl::StrFormat(
+                   "create interpreter refused: unknown lock kind %d",
+                   config->lock)),
+               status);
+        return nullptr;
+    }
     cxx_config.own_heap = config->own_heap != 0;
+    cxx_config.host_lock_held = config->host_lock_held;
+    cxx_config.host_lock_ctx = config->host_lock_ctx;
   }
   absl::StatusOr<Interpreter*> interp =
       Runtime::Get().CreateInterpreter(cxx_config);

@@ -155,26 +155,51 @@ int ih_set_nomemory(int64_t start, int64_t stop, ih_status_t* status);
 int ih_remove_nomemory(ih_status_t* status);
 
 /* ---- Interpreters ---- */
+/* The handle of an interpreter is the address of its C++
+ * interpheap::interp::Interpreter. */
 typedef struct ih_interp ih_interp_t;
 
+/* The lock that serializes an interpreter's mem and obj calls. MAIN and OWN
+ * keep the values of the former `own_lock` flag (0 and 1). */
+typedef enum ih_lock_kind {
+  IH_LOCK_MAIN = 0, /* the main interpreter's lock, taken by attaching */
+  IH_LOCK_OWN = 1,  /* its own lock, taken by attaching */
+  /* The host's lock (for CPython: the GIL). interpheap never takes it: the
+   * host holds it around every mem/obj call, attaching takes no lock, and
+   * "held" (the debug hooks' check) asks `host_lock_held`. */
+  IH_LOCK_HOST = 2
+} ih_lock_kind_t;
+
+/* Nonzero when the calling thread holds the host's lock. Must not call
+ * interpheap. */
+typedef int (*ih_host_lock_held_t)(void* ctx);
+
 typedef struct ih_interp_config {
-  int own_lock; /* nonzero: own lock; 0: the main interpreter's */
+  int lock;     /* an ih_lock_kind_t */
   int own_heap; /* nonzero: own heap; 0: the main interpreter's */
+  /* IH_LOCK_HOST only, and then required; called with host_lock_ctx. */
+  ih_host_lock_held_t host_lock_held;
+  void* host_lock_ctx;
 } ih_interp_config_t;
 
-/* NULL config means own lock and own heap. NULL on failure. */
+/* NULL config means own lock and own heap. NULL on failure: the own or host
+ * lock without own_heap, a host lock without predicate (or a predicate with
+ * another lock). */
 ih_interp_t* ih_interp_create(const ih_interp_config_t* config,
                               ih_status_t* status);
 int ih_interp_destroy(ih_interp_t* interp, ih_status_t* status);
 ih_interp_t* ih_interp_main(void);
 int64_t ih_interp_id(const ih_interp_t* interp);
 
-/* Attach takes the interpreter's lock; detach releases it. */
+/* Attach takes the interpreter's lock, detach releases it (neither takes
+ * nor releases a host lock). Destroying a host-locked interpreter requires
+ * holding the host's lock. */
 int ih_thread_attach(ih_interp_t* interp, ih_status_t* status);
 int ih_thread_detach(ih_status_t* status);
 /* The calling thread's interpreter, or NULL. */
 ih_interp_t* ih_thread_current(void);
-/* 1 if the calling thread is attached and holds its interpreter's lock. */
+/* 1 if the calling thread is attached and holds its interpreter's lock (for
+ * a host lock: the host's predicate says so). */
 int ih_thread_lock_held(void);
 
 #ifdef __cplusplus

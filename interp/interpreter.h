@@ -1,10 +1,11 @@
 // interp/interpreter.h: an interpreter context: a lock and a heap.
 //
-// Every interpreter owns a lock (the analogue of a per-interpreter GIL) or
-// shares the main interpreter's, and owns a heap (its allocator state for
-// mem and obj) or shares the main interpreter's. A thread attaches to an
-// interpreter by taking its lock (interp/thread_state.h). Interpreters are
-// made and destroyed by the Runtime (interp/runtime.h).
+// Every interpreter has a lock (the analogue of a per-interpreter GIL): its
+// own, the main interpreter's, or its host's (LockKind). It owns a heap (its
+// allocator state for mem and obj) or shares the main interpreter's. A
+// thread attaches to an interpreter, taking its lock unless the lock is the
+// host's (interp/thread_state.h). Interpreters are made and destroyed by the
+// Runtime (interp/runtime.h).
 
 #ifndef INTERPHEAP_INTERP_INTERPRETER_H_
 #define INTERPHEAP_INTERP_INTERPRETER_H_
@@ -18,13 +19,32 @@
 
 namespace interpheap::interp {
 
+// The lock that serializes an interpreter's mem and obj calls.
+enum class LockKind {
+  // Its own lock, taken by ThreadState::Attach and released by Detach.
+  kOwn,
+  // The main interpreter's lock (taken and released the same way).
+  kMain,
+  // A lock that belongs to the host, for CPython the GIL of the CPython
+  // interpreter it serves. interpheap never takes it: the host guarantees
+  // that the calling thread holds it for every mem/obj call, attaching takes
+  // no lock, and "held" (the debug hooks' check, AssertHeld) asks the
+  // host's predicate.
+  kHost,
+};
+
+const char* LockKindName(LockKind kind);  // "own", "main", "host"
+
 struct InterpreterConfig {
-  // Own lock, or the main interpreter's lock.
-  bool own_lock = true;
-  // Own heap, or the main interpreter's heap. An interpreter with its own
-  // lock must have its own heap: a shared heap touched under two different
-  // locks would race, so CreateInterpreter refuses that combination.
+  LockKind lock = LockKind::kOwn;
+  // Own heap, or the main interpreter's heap. An interpreter with its own or
+  // its host's lock must have its own heap: a shared heap touched under two
+  // different locks would race, so CreateInterpreter refuses that.
   bool own_heap = true;
+  // kHost only (and then required): nonzero when the calling thread holds
+  // the host's lock; called with `host_lock_ctx`. Must not call interpheap.
+  sync::HostHeldPredicate host_lock_held = nullptr;
+  void* host_lock_ctx = nullptr;
 };
 
 // Thread-safe: the accessors read immutable fields or atomics.
@@ -39,8 +59,11 @@ class Interpreter {
   bool is_main() const { return id_ == 0; }
   const InterpreterConfig& config() const { return config_; }
 
-  // The lock a thread takes to attach: this interpreter's own, or main's.
+  // The lock of this interpreter's mem/obj calls: its own or main's (taken
+  // by attaching), or the stand-in for its host's lock (is_host_lock(),
+  // never taken by interpheap; held exactly when the host says so).
   sync::Mutex& lock() const ABSL_LOCK_RETURNED(*lock_) { return *lock_; }
+  bool host_locked() const { return config_.lock == LockKind::kHost; }
 
   // The interpreter whose heap serves this one's mem and obj domains: this
   // one, or main.
@@ -65,6 +88,8 @@ class Interpreter {
 
   const std::int64_t id_;
   const InterpreterConfig config_;
+  // Own lock, or the host lock's stand-in (a Mutex with the host's
+  // predicate); unused with LockKind::kMain. Alone on its cache line.
   mutable sync::Mutex own_lock_;
   sync::Mutex* const lock_;
   Interpreter* const heap_owner_;

@@ -92,6 +92,22 @@ absl::Status CurrentOwnHeapCheck(const Interpreter* interp) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateInterpreterConfig(const InterpreterConfig& config) {
+  if (config.lock != LockKind::kMain && !config.own_heap) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "create interpreter refused: an interpreter with the %s lock cannot "
+        "use the main heap (the heap would be touched under two different "
+        "locks); give it its own heap or the main lock",
+        LockKindName(config.lock)));
+  }
+  if ((config.lock == LockKind::kHost) != (config.host_lock_held != nullptr)) {
+    return absl::InvalidArgumentError(
+        "create interpreter refused: a host lock-held predicate is required "
+        "with the host lock, and only with it");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Runtime& Runtime::Get() {
@@ -376,11 +392,8 @@ absl::StatusOr<Interpreter*> Runtime::CreateInterpreter(
   absl::Status status =
       Transition(RuntimeOp::kCreateInterpreter, [&]() -> absl::Status {
         mu_.AssumeHeld();
-        if (config.own_lock && !config.own_heap) {
-          return absl::InvalidArgumentError(
-              "create interpreter refused: an interpreter with its own lock "
-              "cannot use the main heap (the heap would be touched under two "
-              "different locks); give it its own heap or the main lock");
+        if (absl::Status s = ValidateInterpreterConfig(config); !s.ok()) {
+          return s;
         }
         interp = new Interpreter(next_interpreter_id_++, config, main_);
         interpreters_.push_back(interp);
@@ -404,6 +417,12 @@ absl::Status Runtime::DestroyInterpreter(Interpreter* interp) {
           return absl::FailedPreconditionError(
               "destroy interpreter refused: the main interpreter is "
               "destroyed by Finalize");
+        }
+        if (interp->host_locked() && !interp->lock().IsHeldByCurrentThread()) {
+          return absl::FailedPreconditionError(absl::StrFormat(
+              "destroy interpreter refused: interpreter %d is host-locked and "
+              "the calling thread does not hold the host's lock",
+              interp->id()));
         }
         if (const int attached = interp->attached_threads(); attached > 0) {
           return absl::FailedPreconditionError(absl::StrFormat(

@@ -124,15 +124,18 @@ class Runtime {
   // own lock, own heap). The calling thread is not attached.
   absl::Status Initialize() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // kInitialized only. InvalidArgument for own_lock without own_heap.
+  // kInitialized only. InvalidArgument for the own or host lock without
+  // own_heap, and for a host lock-held predicate missing with the host lock
+  // (or given with another lock).
   absl::StatusOr<Interpreter*> CreateInterpreter(
       const InterpreterConfig& config = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
   // kInitialized only. NotFound if `interp` is not a live interpreter of
   // this runtime; FailedPrecondition for the main interpreter (Finalize
-  // destroys it) or while a thread is attached to `interp`. Its own heap's
-  // live blocks are added to the global leak count; with none, every arena
-  // goes back through the arena allocator, otherwise the arenas stay so
+  // destroys it), while a thread is attached to `interp`, or, for a
+  // host-locked interpreter, when the caller does not hold the host's lock. Its
+  // own heap's live blocks are added to the global leak count; with none, every
+  // arena goes back through the arena allocator, otherwise the arenas stay so
   // that leaked pointers remain valid (and may still be freed).
   absl::Status DestroyInterpreter(Interpreter* interp) ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -27,7 +27,7 @@ absl::Status ThreadState::Attach(Interpreter* interp) {
         "detach first",
         current_interpreter->id()));
   }
-  interp->lock().LockAcrossScopes();
+  if (!interp->host_locked()) interp->lock().LockAcrossScopes();
   interp->attached_threads_.fetch_add(1, std::memory_order_relaxed);
   current_interpreter = interp;
   alloc::SetCurrentHeap(&interp->heap());
@@ -43,7 +43,7 @@ absl::Status ThreadState::Detach() {
   current_interpreter = nullptr;
   alloc::SetCurrentHeap(nullptr);
   interp->attached_threads_.fetch_sub(1, std::memory_order_release);
-  interp->lock().UnlockAcrossScopes();
+  if (!interp->host_locked()) interp->lock().UnlockAcrossScopes();
   return absl::OkStatus();
 }
 

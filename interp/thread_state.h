@@ -3,6 +3,9 @@
 // A thread attaches to an interpreter by taking its lock; the interpreter is
 // then the thread's current interpreter until it detaches, which releases
 // the lock. Mem and obj calls are made by an attached thread, under the lock.
+// A host-locked interpreter (LockKind::kHost) is attached to without taking
+// any lock: its host holds its own lock around every mem/obj call, and many
+// threads may be attached at once.
 
 #ifndef INTERPHEAP_INTERP_THREAD_STATE_H_
 #define INTERPHEAP_INTERP_THREAD_STATE_H_
@@ -24,14 +27,15 @@ class ThreadState {
   // lock records its owner).
   static bool CurrentLockHeld() noexcept;
 
-  // Takes `interp`'s lock (blocking while another thread holds it) and makes
-  // it the current interpreter. InvalidArgument for nullptr;
-  // FailedPrecondition if the thread is already attached (detach first:
-  // attaching twice could deadlock on a shared lock).
+  // Takes `interp`'s lock (blocking while another thread holds it; no lock
+  // for a host-locked interpreter) and makes it the current interpreter.
+  // InvalidArgument for nullptr; FailedPrecondition if the thread is already
+  // attached (detach first: attaching twice could deadlock on a shared lock).
   // Requires: `interp` is alive and not being destroyed.
   [[nodiscard]] static absl::Status Attach(Interpreter* interp);
 
-  // Releases the current interpreter's lock and clears the attachment.
+  // Releases the current interpreter's lock (none for a host-locked one) and
+  // clears the attachment.
   // FailedPrecondition if the thread is not attached.
   [[nodiscard]] static absl::Status Detach();
 };

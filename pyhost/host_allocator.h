@@ -1,39 +1,42 @@
 // pyhost/host_allocator.h: interpheap as CPython's allocator for the raw,
-// mem and obj domains, and CPython's GIL as the debug hooks' lock.
+// mem and obj domains, with CPython's GIL as the lock of the host heap.
 //
 // The mapping. CPython runs many threads, serialized by the GIL; interpheap
 // serves mem/obj from the heap of the calling thread's interpreter, guarded
-// by that interpreter's lock. The host uses ONE interpheap interpreter, the
-// main one, with its own lock and heap, for every CPython thread and every
-// CPython (sub)interpreter:
+// by that interpreter's lock. The host uses ONE interpheap interpreter for
+// every CPython thread and every CPython (sub)interpreter (CPython 3.11 has
+// one GIL and one obmalloc state for all of them): a host-locked interpreter
+// (interp::LockKind::kHost) with its own heap, whose lock is the GIL.
 //
 //   PyMem_RawMalloc   ->  interpheap raw domain (thread-safe, no lock)
-//   PyMem_Malloc      ->  take main's lock; the thread's current heap is
-//   PyObject_Malloc       main's heap; interpheap mem/obj domain; restore
-//                         the current heap; release the lock
+//   PyMem_Malloc      ->  interpheap mem/obj domain on the host heap: the
+//   PyObject_Malloc       domain call and nothing else
 //
-// CPython calls mem/obj only with the GIL held, so main's lock is always
-// free when taken (one uncontended compare-and-swap each way): it makes
-// interpheap's "heap touched under its guard" rule literally true for every
-// thread, without hooking GIL hand-offs, and keeps the heap consistent even
-// for a caller that breaks CPython's rule. No thread holds main's lock
-// outside these calls. The debug hooks' "called without holding the GIL"
-// check asks PyGILState_Check(), as CPython's own hooks do.
+// CPython calls mem/obj only with the GIL held, which is the host heap's
+// lock, so interpheap takes no lock. The thread's current heap is set once
+// per thread: the first mem/obj call of a thread (a `threading` thread,
+// a C thread that took the GIL) finds it unset and sets it (one compare per
+// call). The debug hooks' "called without holding the GIL" check asks the
+// host heap's lock, that is PyGILState_Check(), as CPython's own hooks do.
 
 #ifndef INTERPHEAP_PYHOST_HOST_ALLOCATOR_H_
 #define INTERPHEAP_PYHOST_HOST_ALLOCATOR_H_
 
+#include "absl/status/statusor.h"
 #include "interp/interpreter.h"
 
 namespace interpheap::pyhost {
 
+// Creates the host interpreter: own heap, host-locked by CPython's GIL.
+// Requires: interpheap is initialized; called once.
+absl::StatusOr<interp::Interpreter*> CreateHostInterpreter();
+
 // Installs the three domains with PyMem_SetAllocator, serving mem and obj
-// from `main`'s heap as above, and PyGILState_Check as the debug hooks'
-// lock predicate.
+// from `host`'s heap as above.
 // Requires: CPython is pre-initialized and not initialized (the replace
-// window), interpheap is initialized and `main` is its main interpreter,
-// alive for the rest of the process.
-void InstallCPythonAllocators(interp::Interpreter* main);
+// window); `host` comes from CreateHostInterpreter() and stays alive for the
+// rest of the process.
+void InstallCPythonAllocators(interp::Interpreter* host);
 
 // The interpreter InstallCPythonAllocators serves from; nullptr before.
 interp::Interpreter* HostInterpreter();

@@ -13,13 +13,18 @@
 namespace interpheap::pyhost {
 namespace {
 
-// Runs `fn` attached to the host (main) interpreter, taking its lock, which
-// no thread holds outside an allocator call. `fn` must not allocate through
-// PyMem/PyObject: the lock is not reentrant.
+// The host interpreter (host-locked by the GIL); set at registration.
+ih_interp_t* host_interp = nullptr;
+
+// Runs `fn` attached to the host interpreter. Attaching to it takes no lock
+// (the caller holds the GIL, its lock), so `fn` may allocate.
 template <typename Fn>
 bool WithHostAttached(Fn fn, ih_status_t* status) {
-  ih_interp_t* host = ih_interp_main();
-  if (ih_thread_attach(host, status) != IH_OK) return false;
+  if (ih_thread_current() == host_interp) {
+    fn();
+    return true;
+  }
+  if (ih_thread_attach(host_interp, status) != IH_OK) return false;
   fn();
   return ih_thread_detach(status) == IH_OK;
 }
@@ -144,23 +149,39 @@ PyObject* InitModule() { return PyModuleDef_Init(&module_def); }
 
 }  // namespace
 
-void RegisterInterpheapModule() {
+void RegisterInterpheapModule(ih_interp_t* host) {
+  host_interp = host;
   PyImport_AppendInittab("_interpheap", &InitModule);
 }
 
 bool InstallSysFunctions() {
-  PyObject* module = PyImport_ImportModule("_interpheap");
-  if (module == nullptr) return false;
-  bool ok = true;
-  for (const auto& [from, to] :
-       {std::pair{"getallocatedblocks", "getallocatedblocks"},
-        std::pair{"debugmallocstats", "_debugmallocstats"}}) {
-    PyObject* function = PyObject_GetAttrString(module, from);
-    ok = ok && function != nullptr && PySys_SetObject(to, function) == 0;
-    Py_XDECREF(function);
+  // Each interpreter's sys module builds its functions from one static
+  // PyMethodDef table in libpython (sysmodule.c's sys_methods), and a
+  // METH_NOARGS builtin calls its entry's ml_meth at every call. Pointing
+  // the two entries at our functions therefore covers the main
+  // interpreter's sys and every subinterpreter's, including those created
+  // later (setting a sys attribute would reach the main one only).
+  struct Patch {
+    const char* sys_name;
+    PyCFunction replacement;
+  };
+  for (const Patch& patch : {Patch{"getallocatedblocks", GetAllocatedBlocks},
+                             Patch{"_debugmallocstats", DebugMallocStats}}) {
+    PyObject* function = PySys_GetObject(patch.sys_name);  // borrowed
+    if (function == nullptr || !PyCFunction_Check(function)) {
+      PyErr_Format(PyExc_RuntimeError, "pyhost: sys.%s is not a builtin",
+                   patch.sys_name);
+      return false;
+    }
+    PyMethodDef* def = reinterpret_cast<PyCFunctionObject*>(function)->m_ml;
+    if (def->ml_flags != METH_NOARGS) {
+      PyErr_Format(PyExc_RuntimeError,
+                   "pyhost: sys.%s does not take METH_NOARGS", patch.sys_name);
+      return false;
+    }
+    def->ml_meth = patch.replacement;
   }
-  Py_DECREF(module);
-  return ok;
+  return true;
 }
 
 }  // namespace interpheap::pyhost

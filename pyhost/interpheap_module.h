@@ -14,17 +14,22 @@
 #ifndef INTERPHEAP_PYHOST_INTERPHEAP_MODULE_H_
 #define INTERPHEAP_PYHOST_INTERPHEAP_MODULE_H_
 
+#include "api/interpheap.h"
+
 namespace interpheap::pyhost {
 
-// Adds `_interpheap` to CPython's built-in modules.
+// Adds `_interpheap` to CPython's built-in modules, reporting on `host`, the
+// host-locked interpreter that serves CPython's mem and obj domains.
 // Requires: before Py_InitializeFromConfig.
-void RegisterInterpheapModule();
+void RegisterInterpheapModule(ih_interp_t* host);
 
 // Replaces sys.getallocatedblocks and sys._debugmallocstats, which read
 // CPython's obmalloc directly and so know nothing of any custom allocator,
-// with `_interpheap`'s versions reporting the host heap. False with a
-// Python exception set on failure.
-// Requires: CPython initialized, the GIL held.
+// with `_interpheap`'s versions reporting the host heap, in the main
+// interpreter and in every subinterpreter (all use the host heap, as all
+// use obmalloc's one state in CPython 3.11). False with a Python exception
+// set on failure.
+// Requires: CPython initialized, the GIL held; called once.
 bool InstallSysFunctions();
 
 }  // namespace interpheap::pyhost

@@ -8,9 +8,11 @@
 //      sets up neither its allocators nor its debug hooks from it);
 //   2. interpheap pre-initialized with the chosen configuration
 //      (pyhost/configuration.h) and initialized; PYTHONMALLOC restored;
-//   3. PyMem_SetAllocator for raw, mem and obj (pyhost/host_allocator.h),
-//      interpheap's fatal handler printing CPython's lines;
-//   4. Py_InitializeFromConfig with sys.executable = this launcher, so
+//   3. the host interpreter, host-locked by the GIL, and PyMem_SetAllocator
+//      for raw, mem and obj (pyhost/host_allocator.h), interpheap's fatal
+//      handler printing CPython's lines;
+//   4. Py_InitializeFromConfig, sys.executable computed from argv[0] as for
+//      python3 (symlinks kept: venvs work), which is this launcher, so
 //      subprocesses of sys.executable run on interpheap too; then
 //      sys.getallocatedblocks and sys._debugmallocstats report interpheap
 //      (pyhost/interpheap_module.h);
@@ -19,9 +21,7 @@
 // C atexit code may still free them.
 
 #include <Python.h>
-#include <limits.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -40,14 +40,6 @@ namespace {
 std::string GetEnv(const char* name) {
   const char* value = getenv(name);
   return value == nullptr ? std::string() : std::string(value);
-}
-
-// The absolute path of this executable, for sys.executable.
-std::string SelfPath(const char* argv0) {
-  char path[PATH_MAX];
-  const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-  if (n > 0) return std::string(path, static_cast<std::size_t>(n));
-  return argv0;
 }
 
 // Exits like python3 on a status that is an error or an exit request.
@@ -81,6 +73,12 @@ int Main(int argc, char** argv) {
   runtime_config.allocator = name;
   absl::Status started = runtime.PreInitialize(runtime_config);
   if (started.ok()) started = runtime.Initialize();
+  interp::Interpreter* host = nullptr;
+  if (started.ok()) {
+    absl::StatusOr<interp::Interpreter*> created = CreateHostInterpreter();
+    started = created.status();
+    if (created.ok()) host = *created;
+  }
   if (!started.ok()) {
     const std::string text(started.message());
     std::fprintf(stderr,
@@ -93,17 +91,19 @@ int Main(int argc, char** argv) {
   if (had_pythonmalloc) setenv("PYTHONMALLOC", pythonmalloc.c_str(), 1);
 
   // 3. The replace window: CPython is pre-initialized, not initialized.
-  InstallCPythonAllocators(runtime.main_interpreter());
-  RegisterInterpheapModule();
+  InstallCPythonAllocators(host);
+  // The C API's handle of an interpreter is its address (api/interpheap.h).
+  RegisterInterpheapModule(reinterpret_cast<ih_interp_t*>(host));
 
-  // 4. The command line, with this launcher as sys.executable.
+  // 4. The command line. sys.executable comes from argv[0] exactly as for
+  // python3 (CPython's getpath): a symlink stays the symlink, so a venv's
+  // bin/python (pyvenv.cfg), a ._pth next to the real program and a link
+  // named python3 all behave as with python3 (CPython's test_venv, test_site
+  // and test_sys check it). Started as itself, the launcher is
+  // sys.executable, so children started with it run on interpheap too.
   PyConfig config;
   PyConfig_InitPythonConfig(&config);
   CheckStatus(PyConfig_SetBytesArgv(&config, argc, argv), &config);
-  const std::string self = SelfPath(argv[0]);
-  CheckStatus(
-      PyConfig_SetBytesString(&config, &config.executable, self.c_str()),
-      &config);
   CheckStatus(Py_InitializeFromConfig(&config), &config);
   PyConfig_Clear(&config);
   if (!InstallSysFunctions()) {

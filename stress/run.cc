@@ -113,12 +113,13 @@ absl::Status SetUp(const StressOptions& options, Run* run) {
   for (int i = 0; i < own + main_lock + options.churn; ++i) {
     const bool churn = i >= own + main_lock;
     interp::InterpreterConfig ic;
-    ic.own_lock = i < own || churn;
+    ic.lock =
+        i < own || churn ? interp::LockKind::kOwn : interp::LockKind::kMain;
     absl::StatusOr<Interpreter*> interp = runtime.CreateInterpreter(ic);
     if (!interp.ok()) return interp.status();
     add_slot(absl::StrFormat("%s-%d", churn ? "churn" : "interp",
                              static_cast<int>((*interp)->id())),
-             *interp, churn, !ic.own_lock);
+             *interp, churn, ic.lock == interp::LockKind::kMain);
   }
   run->leaked_before = alloc::LeakedBlocks();
   run->global_before = alloc::GlobalAllocatedBlocks();

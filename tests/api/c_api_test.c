@@ -21,6 +21,9 @@ static int failed = 0;
     }                                                                          \
   } while (0)
 
+static int host_lock_held = 0;
+static int HostLockHeld(void* ctx) { return *(int*)ctx; }
+
 static long hook_calls = 0;
 static ih_allocator_t hook_previous;
 
@@ -158,9 +161,35 @@ int main(void) {
         IH_FAILED_PRECONDITION);
 
   /* Interpreters. */
-  ih_interp_config_t bad = {1, 0};
+  ih_interp_config_t bad = {1, 0, NULL, NULL};
   CHECK(ih_interp_create(&bad, &status) == NULL);
   CHECK(status.code == IH_INVALID_ARGUMENT);
+  ih_interp_config_t no_predicate = {IH_LOCK_HOST, 1, NULL, NULL};
+  CHECK(ih_interp_create(&no_predicate, &status) == NULL);
+  CHECK(status.code == IH_INVALID_ARGUMENT);
+  ih_interp_config_t unknown_kind = {7, 1, NULL, NULL};
+  CHECK(ih_interp_create(&unknown_kind, &status) == NULL);
+  CHECK(status.code == IH_INVALID_ARGUMENT);
+
+  /* A host-locked interpreter: attaching takes no lock; "held" is the
+   * host's predicate. */
+  ih_interp_config_t host_config = {IH_LOCK_HOST, 1, HostLockHeld,
+                                    &host_lock_held};
+  ih_interp_t* hosted = ih_interp_create(&host_config, &status);
+  CHECK(hosted != NULL);
+  CHECK(ih_thread_attach(hosted, &status) == IH_OK);
+  CHECK(ih_thread_lock_held() == 0);
+  host_lock_held = 1;
+  CHECK(ih_thread_lock_held() == 1);
+  void* hosted_block = ih_obj_malloc(24);
+  CHECK(hosted_block != NULL);
+  ih_obj_free(hosted_block);
+  CHECK(ih_thread_detach(&status) == IH_OK);
+  host_lock_held = 0;
+  CHECK(ih_interp_destroy(hosted, &status) == IH_FAILED_PRECONDITION);
+  host_lock_held = 1;
+  CHECK(ih_interp_destroy(hosted, &status) == IH_OK);
+  host_lock_held = 0;
   ih_interp_t* sub = ih_interp_create(NULL, &status);
   CHECK(sub != NULL && ih_interp_id(sub) > 0);
   CHECK(ih_runtime_finalize(&status) == IH_FAILED_PRECONDITION);

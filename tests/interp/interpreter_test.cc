@@ -74,7 +74,7 @@ TEST_F(InterpreterTest, CreateAndDestroyFromManyThreads) {
 
 TEST_F(InterpreterTest, OwnLockWithMainHeapIsRefused) {
   InterpreterConfig config;
-  config.own_lock = true;
+  config.lock = LockKind::kOwn;
   config.own_heap = false;
   absl::StatusOr<Interpreter*> interp = runtime().CreateInterpreter(config);
   ASSERT_FALSE(interp.ok());
@@ -87,7 +87,7 @@ TEST_F(InterpreterTest, OwnLockWithMainHeapIsRefused) {
 TEST_F(InterpreterTest, SharedLockAndHeapAreMains) {
   Interpreter* main = runtime().main_interpreter();
   InterpreterConfig legacy;
-  legacy.own_lock = false;
+  legacy.lock = LockKind::kMain;
   legacy.own_heap = false;
   absl::StatusOr<Interpreter*> shared = runtime().CreateInterpreter(legacy);
   ASSERT_TRUE(shared.ok());
@@ -95,7 +95,7 @@ TEST_F(InterpreterTest, SharedLockAndHeapAreMains) {
   EXPECT_EQ(&(*shared)->heap_owner(), main);
 
   InterpreterConfig own_heap_main_lock;
-  own_heap_main_lock.own_lock = false;
+  own_heap_main_lock.lock = LockKind::kMain;
   absl::StatusOr<Interpreter*> mixed =
       runtime().CreateInterpreter(own_heap_main_lock);
   ASSERT_TRUE(mixed.ok());

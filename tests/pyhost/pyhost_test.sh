@@ -144,4 +144,58 @@ except _testcapi.error:
 done
 pass "freed, uninitialized and forbidden bytes are recognized as freed"
 
+# 9. sys.executable as python3 sets it: a symlink stays the symlink (a link
+#    named python3 reports itself, not its target), so a venv made with
+#    symlinks runs with the venv's prefix, and children of sys.executable
+#    still run on interpheap.
+mkdir -p "$OUT/links"
+ln -sf "$PYHOST" "$OUT/links/python3"
+INTERPHEAP_MALLOC=pymalloc_debug "$OUT/links/python3" -c '
+import os, subprocess, sys
+print("exe", sys.executable)
+out = subprocess.check_output([sys.executable, "-c",
+    "import _interpheap; print(_interpheap.configuration_name())"], text=True)
+print("child", out.strip())' >"$OUT/link.out" 2>&1 || { cat "$OUT/link.out"; fail "link"; }
+expect link "^exe $OUT/links/python3$"
+expect link '^child pymalloc_debug$'
+"$OUT/links/python3" -m venv --without-pip --symlinks "$OUT/venv" >"$OUT/venv_create.out" 2>&1 ||
+  { cat "$OUT/venv_create.out"; fail "venv creation"; }
+"$OUT/venv/bin/python" -c '
+import sys, sysconfig
+print("prefix", sys.prefix)
+print("base", sys.base_prefix)
+print("scheme", sysconfig.get_default_scheme())
+print("exe", sys.executable)' >"$OUT/venv.out" 2>&1 || { cat "$OUT/venv.out"; fail "venv"; }
+expect venv "^prefix $OUT/venv$"
+expect venv '^base /usr$'
+expect venv '^scheme venv$'
+expect venv "^exe $OUT/venv/bin/python$"
+pass "sys.executable keeps symlinks: a link named python3, a venv with symlinks"
+
+# 10. sys.getallocatedblocks() counts the host heap in every interpreter:
+#     in a subinterpreter as in main (CPython 3.11: one obmalloc state).
+run subinterp 0 -c '
+import sys, _testcapi, _interpheap
+keep = [object() for _ in range(5000)]
+main = sys.getallocatedblocks()
+r = _testcapi.run_in_subinterp(
+    "import sys, _interpheap\n"
+    "open(\"sub.txt\", \"w\").write(\"%d %d\" % (sys.getallocatedblocks(),"
+    " _interpheap.allocated_blocks()))")
+sub, direct = map(int, open("sub.txt").read().split())
+print("blocks", main, sub, direct)
+assert r == 0, r
+assert sub > 5000 and abs(sub - main) < main // 2, (main, sub)
+assert abs(sub - direct) < 100, (sub, direct)'
+expect subinterp '^blocks [0-9]+ [0-9]+ [0-9]+$'
+pass "sys.getallocatedblocks() in a subinterpreter reports the host heap"
+
+# 11. Start-up links no Abseil or libstdc++ shared object (about 60 of them
+#     cost 12 M instructions of `pyhost -c pass` at load time).
+if ldd "$PYHOST" | grep -E 'libabsl_|libstdc\+\+' >"$OUT/ldd.out"; then
+  cat "$OUT/ldd.out"
+  fail "pyhost loads Abseil or libstdc++ shared objects"
+fi
+pass "no Abseil or libstdc++ shared objects at start-up"
+
 echo "pyhost_test: $checks passed, 0 failed"

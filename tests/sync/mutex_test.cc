@@ -3,6 +3,10 @@
 
 #include "sync/mutex.h"
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -40,6 +44,92 @@ TEST(MutexDeathTest, RelockingOnTheSameThreadDiesInsteadOfDeadlocking) {
         mu.LockAcrossScopes();
       },
       "sync::Mutex::Lock: already held by the calling thread");
+}
+
+// A host lock (for CPython: the GIL) is never taken by interpheap.
+int HostFlag(void* ctx) { return *static_cast<bool*>(ctx) ? 1 : 0; }
+
+TEST(MutexDeathTest, LockingAHostLockDies) {
+  EXPECT_DEATH(
+      {
+        bool held = false;
+        Mutex mu(&HostFlag, &held);
+        mu.LockAcrossScopes();
+      },
+      "sync::Mutex::Lock: a host lock is taken by its host, never by "
+      "interpheap");
+}
+
+TEST(MutexDeathTest, UnlockingAHostLockDies) {
+  EXPECT_DEATH(
+      {
+        bool held = true;
+        Mutex mu(&HostFlag, &held);
+        mu.UnlockAcrossScopes();
+      },
+      "sync::Mutex::Unlock: a host lock is released by its host, never by "
+      "interpheap");
+}
+
+TEST(MutexDeathTest, AssertHeldOnAHostLockAsksTheHost) {
+  EXPECT_DEATH(
+      {
+        bool held = false;
+        Mutex mu(&HostFlag, &held);
+        mu.AssertHeld();
+      },
+      "sync::Mutex::AssertHeld: not held by the calling thread");
+}
+
+TEST(MutexTest, HostLockIsHeldExactlyWhenTheHostSaysSo) {
+  bool held = false;
+  Mutex mu(&HostFlag, &held);
+  EXPECT_TRUE(mu.is_host_lock());
+  EXPECT_FALSE(mu.IsHeldByCurrentThread());
+  held = true;
+  EXPECT_TRUE(mu.IsHeldByCurrentThread());
+  mu.AssertHeld();
+  Mutex own;
+  EXPECT_FALSE(own.is_host_lock());
+  Mutex null_host(nullptr, &held);  // no predicate: an ordinary lock
+  EXPECT_FALSE(null_host.is_host_lock());
+  MutexLock hold(&null_host);
+  EXPECT_TRUE(null_host.IsHeldByCurrentThread());
+}
+
+// Each lock owns a whole cache line, so two locks never share a written line
+// (tests/interp/interpreter_test.cc checks two interpreters' locks).
+TEST(MutexTest, EveryLockOwnsItsCacheLine) {
+  static_assert(alignof(Mutex) == kCacheLineSize);
+  static_assert(sizeof(Mutex) == kCacheLineSize);
+  Mutex locks[3];
+  for (const Mutex& mu : locks) {
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(&mu) % kCacheLineSize, 0u);
+  }
+  auto heap_lock = std::make_unique<Mutex>();
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(heap_lock.get()) % kCacheLineSize,
+            0u);
+}
+
+// A holder that keeps the lock while others pile up: the waiters go to
+// sleep on the futex and every one is woken in turn.
+TEST(MutexTest, SleepingWaitersAreAllWoken) {
+  Mutex mu;
+  std::atomic<int> entered{0};
+  constexpr int kWaiters = 6;
+  std::vector<std::thread> waiters;
+  mu.Lock();
+  for (int i = 0; i < kWaiters; ++i) {
+    waiters.emplace_back([&] {
+      MutexLock hold(&mu);
+      entered.fetch_add(1, std::memory_order_relaxed);
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(entered.load(), 0);
+  mu.Unlock();
+  for (std::thread& thread : waiters) thread.join();
+  EXPECT_EQ(entered.load(), kWaiters);
 }
 
 TEST(MutexTest, HeldIsExactPerThread) {

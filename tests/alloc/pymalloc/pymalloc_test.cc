@@ -272,7 +272,7 @@ TEST_F(PymallocTest, RandomWorkloadKeepsInvariants) {
 TEST_F(PymallocTest, SharedHeapInterpreterUsesMainsHeap) {
   ASSERT_TRUE(ThreadState::Detach().ok());
   interp::InterpreterConfig legacy;
-  legacy.own_lock = false;
+  legacy.lock = interp::LockKind::kMain;
   legacy.own_heap = false;
   absl::StatusOr<Interpreter*> shared =
       Runtime::Get().CreateInterpreter(legacy);
