@@ -9,6 +9,7 @@
 #include "alloc/fatal.h"
 #include "alloc/hooks/fault_injection.h"
 #include "alloc/hooks/tracemalloc.h"
+#include "alloc/pymalloc/pymalloc_allocator.h"
 #include "alloc/pymalloc/stats.h"
 #include "interp/thread_state.h"
 #include "sync/mutex_lock.h"
@@ -28,16 +29,17 @@ void QuiesceLock(Interpreter* interp) {
   sync::MutexLock hold(&lock);
 }
 
-// Releases the interpreter's own heap under its lock, then frees the
-// interpreter. A heap still holding live blocks is kept alive on purpose:
-// its arenas stay mapped so that leaked pointers remain valid, and frees of
-// them from other interpreters reach its remote-free list.
-void ReleaseAndDelete(Interpreter* interp) {
+// Retires the interpreter's own heap under its lock, then frees the
+// interpreter. The heap is deleted only when it holds no live block: one
+// with leaked blocks is kept alive on purpose, its arenas mapped so that
+// leaked pointers remain valid, and frees of them from other interpreters
+// reach its remote-free list.
+void RetireHeapAndFreeInterpreter(Interpreter* interp) {
   if (&interp->heap_owner() == interp) {
     alloc::Heap* heap = &interp->heap();
-    auto release = [heap, interp] {
+    auto retire = [heap, interp] {
       heap->guard().AssumeHeld();
-      const std::int64_t leaked = heap->Release();
+      const std::int64_t leaked = heap->Retire().leaked_blocks;
       if (leaked == 0) {
         delete heap;
         return;
@@ -54,10 +56,10 @@ void ReleaseAndDelete(Interpreter* interp) {
       }
     };
     if (interp->lock().IsHeldByCurrentThread()) {
-      release();
+      retire();
     } else {
       sync::MutexLock hold(&interp->lock());
-      release();
+      retire();
     }
   }
   QuiesceLock(interp);
@@ -364,6 +366,7 @@ alloc::Allocator Runtime::GetAllocator(alloc::Domain domain) const {
 absl::Status Runtime::Initialize() {
   return Transition(RuntimeOp::kInitialize, [&]() -> absl::Status {
     mu_.AssumeHeld();
+    alloc::SetNewArenaObserver(&alloc::PrintStatsIfRequested);
     main_ = new Interpreter(0, InterpreterConfig{}, nullptr);
     interpreters_.push_back(main_);
     return absl::OkStatus();
@@ -417,7 +420,7 @@ absl::Status Runtime::DestroyInterpreter(Interpreter* interp) {
   if (!status.ok()) return status;
   // Outside the runtime lock: lock order is interpreter lock, then runtime
   // lock (an attached thread may call the runtime).
-  ReleaseAndDelete(interp);
+  RetireHeapAndFreeInterpreter(interp);
   return absl::OkStatus();
 }
 
@@ -464,7 +467,7 @@ absl::Status Runtime::Finalize() {
     main->heap().guard().AssumeHeld();
     alloc::WriteStatsText(main->heap().Stats(), 2);
   }
-  ReleaseAndDelete(main);
+  RetireHeapAndFreeInterpreter(main);
   return absl::OkStatus();
 }
 

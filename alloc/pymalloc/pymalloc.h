@@ -52,12 +52,19 @@
 // on the owner's lock-free remote-free list, which the owner drains under its
 // own lock (on its allocation slow path, on counts and stats, at destroy).
 //
+// Files: pymalloc.cc (allocation, free, realloc, pools and arenas, retire),
+// remote_free.cc (the remote-free protocol), heap_inspection.cc (counts,
+// stats numbers, Validate; never changes structure), heap_registry.h (live
+// heaps and the global counts), pymalloc_allocator.h (the mem/obj entry
+// points), stats.h (the stats table and INTERPHEAP_MALLOCSTATS).
+//
 // Invariants (checked by Heap::Validate()):
 //   blocks_in_pools_ == sum of ref_count over carved pools of every arena
 //   a pool's ref_count == 0  <=>  it is in its arena's free_pools list
 //   arena.free_pool_count == pools in free_pools + uncarved pools
 //   usable_arenas_ is ascending by free_pool_count, and last_with_free_[k]
 //     is its rightmost arena with k free pools (nullptr when there is none)
+//   usable_arenas_ holds exactly the arenas with free_pool_count > 0
 
 #ifndef INTERPHEAP_ALLOC_PYMALLOC_PYMALLOC_H_
 #define INTERPHEAP_ALLOC_PYMALLOC_PYMALLOC_H_
@@ -74,6 +81,7 @@
 #include "alloc/external/memcheck.h"
 #include "alloc/pymalloc/arena_allocator.h"
 #include "alloc/pymalloc/arena_map.h"
+#include "alloc/pymalloc/heap_registry.h"
 #include "sync/mutex.h"
 
 namespace interpheap::alloc {
@@ -211,7 +219,7 @@ class Heap {
   // Arenas this heap holds now, readable from any thread (for progress
   // displays; exact when the heap is quiescent).
   std::size_t arenas_current_relaxed() const {
-    return arenas_mirror_.load(std::memory_order_relaxed);
+    return arenas_current_for_readers_.load(std::memory_order_relaxed);
   }
 
   // Remote frees received so far (blocks handed back by other heaps).
@@ -222,12 +230,18 @@ class Heap {
   // Frees the blocks other heaps handed back.
   void DrainRemoteFrees() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
-  // Called when the interpreter goes away. Returns the number of live pool
-  // blocks, which are added to LeakedBlocks(). With none, every arena goes
-  // back through its arena allocator; with some, the arenas stay (leaked
-  // pointers remain valid) and the heap object must be kept alive by the
-  // caller. The raw fallback count moves to the global count.
-  std::int64_t Release() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // What Retire() found.
+  struct RetireResult {
+    // Live pool blocks, added to LeakedBlocks(). 0: every arena went back
+    // through its arena allocator and the heap may be deleted; otherwise
+    // the arenas stay (leaked pointers remain valid) and the caller keeps
+    // the heap object alive.
+    std::int64_t leaked_blocks;
+  };
+  // Called when the interpreter goes away: unregisters the heap, moves its
+  // raw fallback count to the global count and releases its arenas unless
+  // pool blocks are still live.
+  [[nodiscard]] RetireResult Retire() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   HeapStats Stats() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
@@ -251,35 +265,37 @@ class Heap {
 
   // Takes a block from `pool`, a used pool of `size_class`: carves the next
   // block when the free list runs out, unlinks the pool when it is full.
-  // kChecked: the checkers (alloc/external/memcheck.h) are watching; the fast
-  // paths use the unchecked instance, everything else the checked one.
-  template <bool kChecked>
+  // kMayBeWatched: the checkers (alloc/external/memcheck.h) may be watching,
+  // so the link word is opened for them around each access; the inline fast
+  // paths (taken only when they are not) use the false instance.
+  template <bool kMayBeWatched>
   void* PopBlock(PoolHeader* pool, int size_class)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   // Gives `p`, one of this heap's pool blocks, back to its pool: a full
   // pool goes back to the front of its class list, an emptied one to its
   // arena (PoolBecameEmpty).
-  template <bool kChecked>
+  template <bool kMayBeWatched>
   void PushBlock(void* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   // A free block's link word, opened for the checkers only while pymalloc
   // reads or writes it.
-  template <bool kChecked>
+  template <bool kMayBeWatched>
   static FreeBlock* ReadLink(FreeBlock* block) {
-    if (kChecked && memcheck::Active()) memcheck::OpenLink(block);
+    if (kMayBeWatched && memcheck::Watching()) memcheck::OpenLink(block);
     FreeBlock* next = block->next;
-    if (kChecked && memcheck::Active()) memcheck::CloseLink(block);
+    if (kMayBeWatched && memcheck::Watching()) memcheck::CloseLink(block);
     return next;
   }
-  template <bool kChecked>
+  template <bool kMayBeWatched>
   static void WriteLink(FreeBlock* block, FreeBlock* next) {
-    if (kChecked && memcheck::Active()) memcheck::OpenLink(block);
+    if (kMayBeWatched && memcheck::Watching()) memcheck::OpenLink(block);
     block->next = next;
-    if (kChecked && memcheck::Active()) memcheck::CloseLink(block);
+    if (kMayBeWatched && memcheck::Watching()) memcheck::CloseLink(block);
   }
-  // Owner-only counter update: the guard serializes writers, so a plain
-  // load and store suffice (no read-modify-write); readers load relaxed.
-  static void BumpOwned(std::atomic<std::int64_t>& counter,
-                        std::int64_t delta) {
+  // Adds to a counter that only the guard holder writes: the guard
+  // serializes writers, so a plain load and store suffice (no
+  // read-modify-write); readers on other threads load relaxed.
+  static void GuardedAdd(std::atomic<std::int64_t>& counter,
+                         std::int64_t delta) {
     counter.store(counter.load(std::memory_order_relaxed) + delta,
                   std::memory_order_relaxed);
   }
@@ -323,7 +339,8 @@ class Heap {
   // needed); read relaxed by AllocatedBlocksRelaxed() from any thread.
   std::atomic<std::int64_t> blocks_in_pools_{0};
   std::atomic<std::int64_t> raw_blocks_{0};
-  std::atomic<std::size_t> arenas_mirror_{0};  // == arenas_current_
+  // A copy of arenas_current_ for readers without the guard.
+  std::atomic<std::size_t> arenas_current_for_readers_{0};
 
   // Other heaps' threads push here; on its own cache line so that pushes do
   // not slow the owner's hot fields.
@@ -336,18 +353,18 @@ class Heap {
 // a block from a used pool, a block back into its pool. New pools and
 // arenas, the raw domain, other heaps' blocks and emptied pools are the
 // out-of-line slow paths'.
-template <bool kChecked>
+template <bool kMayBeWatched>
 inline void* Heap::PopBlock(PoolHeader* pool, int size_class) {
   FreeBlock* block = pool->free_list;
   ++pool->ref_count;
-  FreeBlock* next = ReadLink<kChecked>(block);
+  FreeBlock* next = ReadLink<kMayBeWatched>(block);
   if (ABSL_PREDICT_FALSE(next == nullptr)) {
     if (pool->next_offset <= pool->max_next_offset) {
       // Carve the next never-used block.
       next = reinterpret_cast<FreeBlock*>(reinterpret_cast<char*>(pool) +
                                           pool->next_offset);
       pool->next_offset += static_cast<std::uint32_t>(BlockSizeOf(size_class));
-      WriteLink<kChecked>(next, nullptr);
+      WriteLink<kMayBeWatched>(next, nullptr);
     } else {
       // Full: unlink from the used list.
       pool->prev->next = pool->next;
@@ -355,13 +372,13 @@ inline void* Heap::PopBlock(PoolHeader* pool, int size_class) {
     }
   }
   pool->free_list = next;
-  BumpOwned(blocks_in_pools_, 1);
+  GuardedAdd(blocks_in_pools_, 1);
   return block;
 }
 
 inline void* Heap::Malloc(std::size_t n) {
   if (ABSL_PREDICT_TRUE(n - 1 < kSmallRequestThreshold &&
-                        !memcheck::Checked())) {
+                        !memcheck::FastPathsOff())) {
     const int size_class = SizeClassOf(n);
     PoolHeader* pool = used_pools_[size_class].next;
     if (ABSL_PREDICT_TRUE(pool != &used_pools_[size_class])) {
@@ -371,15 +388,15 @@ inline void* Heap::Malloc(std::size_t n) {
   return MallocSlow(n);
 }
 
-template <bool kChecked>
+template <bool kMayBeWatched>
 inline void Heap::PushBlock(void* p) {
   PoolHeader* pool = PoolOf(p);
   auto* block = static_cast<FreeBlock*>(p);
   FreeBlock* last_free = pool->free_list;
-  WriteLink<kChecked>(block, last_free);
+  WriteLink<kMayBeWatched>(block, last_free);
   pool->free_list = block;
   --pool->ref_count;
-  BumpOwned(blocks_in_pools_, -1);
+  GuardedAdd(blocks_in_pools_, -1);
   if (ABSL_PREDICT_FALSE(last_free == nullptr)) {
     // It was full: back at the front of its class list. (A pool of 31 or
     // more blocks cannot go from full to empty in one free.)
@@ -395,7 +412,7 @@ inline void Heap::PushBlock(void* p) {
 
 inline void Heap::Free(void* p) {
   Heap* owner = ArenaMap::Global().Owner(p);  // nullptr for nullptr
-  if (ABSL_PREDICT_TRUE(owner == this && !memcheck::Checked())) {
+  if (ABSL_PREDICT_TRUE(owner == this && !memcheck::FastPathsOff())) {
     PushBlock<false>(p);
     return;
   }
@@ -414,23 +431,12 @@ inline void SetCurrentHeap(Heap* heap) noexcept {
   internal::current_heap = heap;
 }
 
-// The pymalloc allocator of the mem and obj domains: works on the calling
-// thread's current heap. A call without a current heap is a fatal error.
-extern const ih_allocator_t kPymallocAllocator;
-
-// True when the environment variable INTERPHEAP_MALLOCSTATS is non-empty
-// (read once): the stats table then goes to stderr before each new arena
-// and at finalization.
-bool MallocStatsRequested();
-
-// The sum over live heaps of AllocatedBlocksRelaxed(), plus the blocks
-// leaked by destroyed heaps and their raw fallback counts: exact when the
-// heaps are quiescent.
-std::int64_t GlobalAllocatedBlocks();
-// Pool blocks that were live when their heap was released (never reset).
-std::int64_t LeakedBlocks();
-// Adds to the global leak count (Runtime, when a heap is released).
-void AddLeakedBlocks(std::int64_t n);
+// Called before a heap maps a new arena, from its allocation slow path
+// while the heap's structure is consistent (never from inside a structure
+// change), with the heap's guard held; nullptr (the default) for none. The
+// INTERPHEAP_MALLOCSTATS printer (alloc/pymalloc/stats.h) is one.
+using NewArenaObserver = void (*)(Heap& heap);
+void SetNewArenaObserver(NewArenaObserver observer);
 
 }  // namespace interpheap::alloc
 
