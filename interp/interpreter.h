@@ -72,7 +72,9 @@ class Interpreter {
   // blocks when the interpreter is destroyed outlives it (see Runtime).
   alloc::Heap* own_heap_ = nullptr;
   // Incremented by Attach after taking the lock, decremented by Detach
-  // before releasing it (release); Destroy reads it (acquire).
+  // after releasing it (release) as its last touch of the interpreter;
+  // Destroy reads it (acquire) and then frees the interpreter without
+  // taking its lock.
   std::atomic<int> attached_threads_{0};
 };
 

@@ -20,49 +20,27 @@ namespace {
 using alloc::AllocatorTable;
 using alloc::AllocatorTableSnapshot;
 
-// Waits until no thread is inside `interp`'s lock, so that freeing the
-// interpreter cannot race with the last Detach still returning from
-// Unlock().
-void QuiesceLock(Interpreter* interp) {
-  sync::Mutex& lock = interp->lock();
-  if (lock.IsHeldByCurrentThread()) return;
-  sync::MutexLock hold(&lock);
-}
-
-// Retires the interpreter's own heap under its lock, then frees the
-// interpreter. The heap is deleted only when it holds no live block: one
-// with leaked blocks is kept alive on purpose, its arenas mapped so that
-// leaked pointers remain valid, and frees of them from other interpreters
-// reach its remote-free list.
+// Retires the interpreter's own heap (alloc::Heap::Retire: freed now, or an
+// orphan until its last leaked block comes home), then frees the
+// interpreter. Takes no interpreter lock, so a destroy never holds two
+// (README "Lock order"): no thread is attached to `interp`, and the caller
+// read its attached count (acquire) after the last Detach's decrement,
+// which is that thread's last touch of the interpreter, so the heap is
+// quiescent and the lock idle.
 void RetireHeapAndFreeInterpreter(Interpreter* interp) {
   if (&interp->heap_owner() == interp) {
-    alloc::Heap* heap = &interp->heap();
-    auto retire = [heap, interp] {
-      heap->guard().AssumeHeld();
-      const std::int64_t leaked = heap->Retire().leaked_blocks;
-      if (leaked == 0) {
-        delete heap;
-        return;
-      }
-      if (alloc::IsTracing()) {
-        char line[160];
-        const int n = std::snprintf(
-            line, sizeof(line),
-            "interpheap: interpreter %lld destroyed with %lld live block(s)\n",
-            static_cast<long long>(interp->id()),
-            static_cast<long long>(leaked));
-        alloc::WriteFully(2, line, static_cast<std::size_t>(n));
-        alloc::WriteLeakReport(2, interp->id());
-      }
-    };
-    if (interp->lock().IsHeldByCurrentThread()) {
-      retire();
-    } else {
-      sync::MutexLock hold(&interp->lock());
-      retire();
+    const std::int64_t leaked =
+        alloc::Heap::Retire(&interp->heap()).leaked_blocks;
+    if (leaked != 0 && alloc::IsTracing()) {
+      char line[160];
+      const int n = std::snprintf(
+          line, sizeof(line),
+          "interpheap: interpreter %lld destroyed with %lld live block(s)\n",
+          static_cast<long long>(interp->id()), static_cast<long long>(leaked));
+      alloc::WriteFully(2, line, static_cast<std::size_t>(n));
+      alloc::WriteLeakReport(2, interp->id());
     }
   }
-  QuiesceLock(interp);
   delete interp;
 }
 
@@ -497,6 +475,7 @@ absl::StatusOr<alloc::HeapStats> Runtime::CurrentHeapStats() {
   if (absl::Status s = CurrentOwnHeapCheck(interp); !s.ok()) return s;
   alloc::Heap& heap = interp->heap();
   heap.guard().AssertHeld();
+  heap.DrainRemoteFrees();  // exact numbers; Stats() itself only reads
   return heap.Stats();
 }
 

@@ -4,9 +4,12 @@
 // Every control-plane operation goes through Runtime, which consults the
 // state-by-operation table (interp/runtime_state.h) under the runtime lock:
 // validate first, commit last, so a refused operation changes nothing.
-// Lock order: an interpreter lock, then the runtime lock, then the allocator
-// table's lock. (A thread attached to an interpreter may call the runtime;
-// the runtime never takes an interpreter lock while holding its own.)
+// Lock order (README "Lock order"): an interpreter lock, then the runtime
+// lock, then the allocator table's lock; pymalloc's orphan lock, the arena
+// map's lock and the heap registry's lock come last, in that order. A
+// thread holds at most one interpreter lock: its own, while attached.
+// Create, destroy and finalize take no interpreter lock (destroy frees an
+// interpreter that no thread is attached to without locking it).
 
 #ifndef INTERPHEAP_INTERP_RUNTIME_H_
 #define INTERPHEAP_INTERP_RUNTIME_H_

@@ -42,8 +42,10 @@ absl::Status ThreadState::Detach() {
   }
   current_interpreter = nullptr;
   alloc::SetCurrentHeap(nullptr);
-  interp->attached_threads_.fetch_sub(1, std::memory_order_release);
   interp->lock().UnlockAcrossScopes();
+  // Last: once the count is down, a destroyer may free `interp` (it takes
+  // no interpreter lock); release publishes this thread's heap writes.
+  interp->attached_threads_.fetch_sub(1, std::memory_order_release);
   return absl::OkStatus();
 }
 

@@ -11,15 +11,15 @@
 
 namespace interpheap::alloc {
 
-std::int64_t Heap::AllocatedBlocks() {
-  DrainRemoteFrees();
-  return blocks_in_pools_.load(std::memory_order_relaxed) +
-         raw_blocks_.load(std::memory_order_relaxed);
-}
+// A block on the remote-free list, or about to be (remote_pending_ is
+// raised before publication), is freed: the counts subtract them rather
+// than drain the list, which would change the heap's structure.
 
-std::int64_t Heap::PoolBlocks() {
-  DrainRemoteFrees();
-  return blocks_in_pools_.load(std::memory_order_relaxed);
+std::int64_t Heap::AllocatedBlocks() const { return AllocatedBlocksRelaxed(); }
+
+std::int64_t Heap::PoolBlocks() const {
+  return blocks_in_pools_.load(std::memory_order_relaxed) -
+         remote_pending_.load(std::memory_order_relaxed);
 }
 
 std::int64_t Heap::AllocatedBlocksRelaxed() const {
@@ -28,8 +28,7 @@ std::int64_t Heap::AllocatedBlocksRelaxed() const {
          remote_pending_.load(std::memory_order_relaxed);
 }
 
-HeapStats Heap::Stats() {
-  DrainRemoteFrees();
+HeapStats Heap::Stats() const {
   HeapStats stats;
   for (std::uint32_t i = 0; i < arena_slots_; ++i) {
     const ArenaObject& arena = arenas_[i];

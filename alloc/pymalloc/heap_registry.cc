@@ -11,51 +11,57 @@ namespace interpheap::alloc {
 namespace {
 
 ABSL_CONST_INIT sync::Mutex registry_mu(absl::kConstInit);
-ABSL_CONST_INIT std::atomic<std::int64_t> leaked_blocks{0};
 // Raw fallback counts of retired heaps (signed: see Heap::AllocatedBlocks()).
 ABSL_CONST_INIT std::atomic<std::int64_t> retired_raw_blocks{0};
 
-// Live heaps are few (one per interpreter with its own heap); a fixed array,
-// searched linearly under registry_mu, needs no allocation.
-constexpr int kMaxRegisteredHeaps = 4096;
-Heap* registered_heaps[kMaxRegisteredHeaps] ABSL_GUARDED_BY(registry_mu);
-int registered_count ABSL_GUARDED_BY(registry_mu) = 0;
+// Every heap not yet freed (live and orphaned), linked through the heaps
+// themselves: no allocation and no limit, and a real reference to each
+// orphan (so LeakSanitizer does not report them).
+Heap* registered_head ABSL_GUARDED_BY(registry_mu) = nullptr;
 
 }  // namespace
 
 void RegisterHeap(Heap* heap) {
   sync::MutexLock lock(&registry_mu);
-  if (registered_count < kMaxRegisteredHeaps) {
-    registered_heaps[registered_count++] = heap;
-  }
+  heap->registry_prev_ = nullptr;
+  heap->registry_next_ = registered_head;
+  if (registered_head != nullptr) registered_head->registry_prev_ = heap;
+  registered_head = heap;
 }
 
 void UnregisterHeap(Heap* heap) {
   sync::MutexLock lock(&registry_mu);
-  for (int i = 0; i < registered_count; ++i) {
-    if (registered_heaps[i] == heap) {
-      registered_heaps[i] = registered_heaps[--registered_count];
-      return;
-    }
+  if (heap->registry_prev_ != nullptr) {
+    heap->registry_prev_->registry_next_ = heap->registry_next_;
+  } else if (registered_head == heap) {
+    registered_head = heap->registry_next_;
+  } else {
+    return;  // not registered
   }
+  if (heap->registry_next_ != nullptr) {
+    heap->registry_next_->registry_prev_ = heap->registry_prev_;
+  }
+  heap->registry_prev_ = heap->registry_next_ = nullptr;
 }
 
 std::int64_t GlobalAllocatedBlocks() {
-  std::int64_t total =
-      LeakedBlocks() + retired_raw_blocks.load(std::memory_order_relaxed);
+  std::int64_t total = retired_raw_blocks.load(std::memory_order_relaxed);
   sync::MutexLock lock(&registry_mu);
-  for (int i = 0; i < registered_count; ++i) {
-    total += registered_heaps[i]->AllocatedBlocksRelaxed();
+  for (Heap* heap = registered_head; heap != nullptr;
+       heap = heap->registry_next_) {
+    total += heap->AllocatedBlocksRelaxed();
   }
   return total;
 }
 
 std::int64_t LeakedBlocks() {
-  return leaked_blocks.load(std::memory_order_relaxed);
-}
-
-void AddLeakedBlocks(std::int64_t n) {
-  leaked_blocks.fetch_add(n, std::memory_order_relaxed);
+  std::int64_t total = 0;
+  sync::MutexLock lock(&registry_mu);
+  for (Heap* heap = registered_head; heap != nullptr;
+       heap = heap->registry_next_) {
+    if (heap->orphaned()) total += heap->AllocatedBlocksRelaxed();
+  }
+  return total;
 }
 
 void AddRetiredRawBlocks(std::int64_t n) {

@@ -1,9 +1,10 @@
 // alloc/pymalloc/heap_registry.h: the live heaps, and the process-wide block
 // counts summed over them.
 //
-// Every Heap registers itself when made and unregisters when retired or
-// destroyed; GlobalAllocatedBlocks() sums the registered heaps' counts and
-// the counts that retired heaps left behind. The Heap itself is in
+// Every Heap registers itself when made and unregisters when freed (an
+// orphan stays registered until its last block comes home);
+// GlobalAllocatedBlocks() sums the registered heaps' counts and the raw
+// counts that retired heaps left behind. The Heap itself is in
 // alloc/pymalloc/pymalloc.h.
 
 #ifndef INTERPHEAP_ALLOC_PYMALLOC_HEAP_REGISTRY_H_
@@ -15,19 +16,19 @@ namespace interpheap::alloc {
 
 class Heap;
 
-// Adds `heap` to the live heaps; Heap's constructor calls it.
+// Adds `heap` to the registry (no limit, no allocation); Heap's
+// constructor calls it.
 void RegisterHeap(Heap* heap);
-// Removes `heap` (no-op if absent); Heap::Retire() and ~Heap call it.
+// Removes `heap` (no-op if absent); Heap's destructor calls it.
 void UnregisterHeap(Heap* heap);
 
-// The sum over live heaps of AllocatedBlocksRelaxed(), plus the blocks
-// leaked by retired heaps and their raw fallback counts: exact when the
-// heaps are quiescent.
+// Blocks allocated and not freed, process-wide: the sum over registered
+// heaps (live and orphaned) of AllocatedBlocksRelaxed(), plus the raw
+// fallback counts of retired heaps. Exact when the heaps are quiescent.
 std::int64_t GlobalAllocatedBlocks();
-// Pool blocks that were live when their heap was retired (never reset).
+// Pool blocks of destroyed interpreters not freed yet: the blocks of the
+// orphaned heaps (Heap::Retire()). Goes down as they are freed.
 std::int64_t LeakedBlocks();
-// Adds to the global leak count (Heap::Retire()).
-void AddLeakedBlocks(std::int64_t n);
 // Adds a retired heap's raw fallback count (signed: a raw block is counted
 // by the heap that frees it) to the global count.
 void AddRetiredRawBlocks(std::int64_t n);

@@ -48,11 +48,6 @@ Heap::Heap(sync::Mutex* guard, std::int64_t owner_id)
 
 Heap::~Heap() {
   UnregisterHeap(this);
-  if (arenas_current_ != 0) {
-    FatalError("Heap::~Heap",
-               "a heap with arenas was destroyed; call Retire() and keep a "
-               "heap with leaked blocks alive");
-  }
   std::free(arenas_);
 }
 
@@ -396,16 +391,9 @@ void* Heap::Realloc(void* p, std::size_t n) {
   return moved;
 }
 
-// ---- Retire ----
+// ---- The end of a heap (the rest is in remote_free.cc) ----
 
-Heap::RetireResult Heap::Retire() {
-  const std::int64_t live = PoolBlocks();
-  UnregisterHeap(this);
-  AddRetiredRawBlocks(raw_blocks_.load(std::memory_order_relaxed));
-  if (live != 0) {
-    AddLeakedBlocks(live);
-    return {live};
-  }
+void Heap::ReleaseAllArenas() {
   for (std::uint32_t i = 0; i < arena_slots_; ++i) {
     ArenaObject& arena = arenas_[i];
     if (arena.address == 0) continue;
@@ -413,17 +401,6 @@ Heap::RetireResult Heap::Retire() {
     --arenas_current_;
   }
   arenas_current_for_readers_.store(arenas_current_, std::memory_order_relaxed);
-  std::free(arenas_);
-  arenas_ = nullptr;
-  arena_slots_ = 0;
-  unused_arena_slots_ = nullptr;
-  usable_arenas_ = nullptr;
-  for (ArenaObject*& slot : last_with_free_) slot = nullptr;
-  for (PoolHeader& sentinel : used_pools_) {
-    sentinel.next = &sentinel;
-    sentinel.prev = &sentinel;
-  }
-  return {0};
 }
 
 }  // namespace interpheap::alloc

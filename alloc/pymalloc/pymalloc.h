@@ -50,7 +50,7 @@
 // registered with its heap. Freeing or reallocating a block of another heap
 // (another interpreter's) never touches that heap's pools: the block is pushed
 // on the owner's lock-free remote-free list, which the owner drains under its
-// own lock (on its allocation slow path, on counts and stats, at destroy).
+// own lock (on its allocation slow path, before Runtime's stats, at retire).
 //
 // Files: pymalloc.cc (allocation, free, realloc, pools and arenas, retire),
 // remote_free.cc (the remote-free protocol), heap_inspection.cc (counts,
@@ -176,9 +176,9 @@ struct HeapStats {
 class Heap {
  public:
   // `guard` is the lock of every interpreter using this heap. `owner_id` is
-  // the owning interpreter's id, for diagnostics.
+  // the owning interpreter's id, for diagnostics. A heap is never deleted
+  // directly: Retire() ends it (see "Synchronization").
   Heap(sync::Mutex* guard, std::int64_t owner_id);
-  ~Heap();
   Heap(const Heap&) = delete;
   Heap& operator=(const Heap&) = delete;
 
@@ -201,16 +201,17 @@ class Heap {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // Blocks allocated through this heap and not freed: pool blocks plus raw
-  // fallback blocks. Drains the remote-free list first. Pool blocks are
+  // fallback blocks; blocks handed back but not drained yet count as freed.
+  // Never changes the heap's structure. Pool blocks are
   // exact wherever they are freed; a raw fallback block (0 or > 512 bytes)
   // has no owner record, so it is counted by the interpreter that frees it,
   // as CPython does: when such blocks cross interpreters the per-heap
   // numbers shift between heaps while their sum (GlobalAllocatedBlocks)
   // stays exact.
-  std::int64_t AllocatedBlocks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  std::int64_t AllocatedBlocks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
-  // Pool blocks only: exact per heap. Drains the remote-free list first.
-  std::int64_t PoolBlocks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Pool blocks only: exact per heap.
+  std::int64_t PoolBlocks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // The same, without the lock: exact when the heap is quiescent, a close
   // estimate while its interpreter runs. For global counts.
@@ -232,27 +233,82 @@ class Heap {
 
   // What Retire() found.
   struct RetireResult {
-    // Live pool blocks, added to LeakedBlocks(). 0: every arena went back
-    // through its arena allocator and the heap may be deleted; otherwise
-    // the arenas stay (leaked pointers remain valid) and the caller keeps
-    // the heap object alive.
+    // Pool blocks live when the heap was retired (a free in flight at that
+    // moment is not one): they are added to LeakedBlocks() until they come
+    // home. 0 with no free in flight: the heap was freed at once.
     std::int64_t leaked_blocks;
   };
-  // Called when the interpreter goes away: unregisters the heap, moves its
-  // raw fallback count to the global count and releases its arenas unless
-  // pool blocks are still live.
-  [[nodiscard]] RetireResult Retire() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Ends the heap when its interpreter is destroyed, instead of `delete`:
+  // drains its remote frees and moves its raw fallback count to the global
+  // count. With no live pool block and no remote free in flight the heap is
+  // freed now, its arenas returned through their arena allocators.
+  // Otherwise it becomes an orphan, guarded by the orphan lock from now on:
+  // its arenas stay mapped (leaked pointers remain valid), blocks freed into
+  // it later are drained at once by the freeing thread, and the thread that
+  // brings its last block home frees it. `heap` must not be used after.
+  // Requires: the heap is quiescent: no thread has it as its current heap,
+  // and the caller synchronized with the last one that had (it read the
+  // interpreter's attached-thread count, acquire, after that thread's
+  // detach).
+  [[nodiscard]] static RetireResult Retire(Heap* heap)
+      ABSL_LOCKS_EXCLUDED(OrphanLock());
 
-  HeapStats Stats() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // The lock of every orphaned heap (see Retire()). Lock order: after any
+  // interpreter lock, before the arena map's and the heap registry's.
+  static sync::Mutex& OrphanLock();
+
+  // True once the heap is retired with live blocks or a free in flight.
+  bool orphaned() const {
+    return (push_state_.load(std::memory_order_acquire) & kOrphaned) != 0;
+  }
+
+  // The stats table's numbers. Reads only: never drains or changes the
+  // heap's structure, so it is safe from a NewArenaObserver. Blocks handed
+  // back but not drained yet still count as in use (drain first, as
+  // Runtime::CurrentHeapStats() does, for exact numbers).
+  HeapStats Stats() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // Checks the invariants in the file comment; the first violation found.
   absl::Status Validate() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // Hands `p`, a block of this heap, back from another thread or heap.
-  // Lock-free; any thread.
-  void PushRemoteFree(void* p);
+  // Lock-free, any thread, unless the heap is an orphan: then the calling
+  // thread also drains it under OrphanLock() and frees it if `p` was its
+  // last block. The remote-free protocol is in "Synchronization".
+  void PushRemoteFree(void* p) ABSL_LOCKS_EXCLUDED(OrphanLock());
+
+  // Test-only seam: where PushRemoteFree can park a thread.
+  enum class RemoteFreeStep {
+    kCounted,    // counters raised, the block not yet published
+    kPublished,  // the block is on the list; the push is still in flight
+  };
+  using RemoteFreeSeam = void (*)(RemoteFreeStep step, void* block);
+  // nullptr (the default) in production; tests set it to park a thread.
+  static void SetRemoteFreeSeamForTesting(RemoteFreeSeam seam);
 
  private:
+  friend void RegisterHeap(Heap* heap);
+  friend void UnregisterHeap(Heap* heap);
+  friend std::int64_t GlobalAllocatedBlocks();
+  friend std::int64_t LeakedBlocks();
+
+  ~Heap();
+
+  // push_state_: bit 0 is set by Retire() when the heap becomes an orphan;
+  // the rest counts remote frees in flight, kPushInFlight each.
+  static constexpr std::uint64_t kOrphaned = 1;
+  static constexpr std::uint64_t kPushInFlight = 2;
+
+  // The end of a remote free: leaves the in-flight count. An orphan's
+  // pusher leaves under OrphanLock() and reclaims the orphan if empty.
+  void LeaveRemoteFree() ABSL_LOCKS_EXCLUDED(OrphanLock());
+  // Drains an orphan, and frees it when no pool block is live and no push
+  // is in flight. Returns true if it freed the heap.
+  static bool ReclaimIfEmptyLocked(Heap* heap)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(OrphanLock());
+  // Returns every arena through its arena allocator.
+  void ReleaseAllArenas() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+
   // Everything Malloc's and Free's inline fast paths leave out: sizes for
   // the raw domain, full or empty pools, new pools and arenas, blocks of
   // other heaps, and the checkers' bookkeeping (alloc/external/memcheck.h).
@@ -319,7 +375,9 @@ class Heap {
                                          ~(kPoolSize - 1));
   }
 
-  sync::Mutex* const guard_;
+  // The owning interpreter's lock; OrphanLock() once the heap is an orphan
+  // (switched by Retire(), which holds both: the heap is quiescent).
+  sync::Mutex* guard_;
   const std::int64_t owner_id_;
   const std::uint64_t serial_;
 
@@ -345,8 +403,17 @@ class Heap {
   // Other heaps' threads push here; on its own cache line so that pushes do
   // not slow the owner's hot fields.
   alignas(64) std::atomic<FreeBlock*> remote_free_head_{nullptr};
+  // Raised by a pusher before it publishes its block (so that a heap
+  // retired meanwhile counts it as freed, not leaked), lowered by the drain.
   std::atomic<std::int64_t> remote_pending_{0};
   std::atomic<std::int64_t> remote_frees_{0};
+  // kOrphaned | in-flight pushes * kPushInFlight (see Retire()).
+  std::atomic<std::uint64_t> push_state_{0};
+
+  // Links of the heap registry (alloc/pymalloc/heap_registry.cc), guarded
+  // by its lock.
+  Heap* registry_prev_ = nullptr;
+  Heap* registry_next_ = nullptr;
 };
 
 // The common paths, inline so that the allocator entry points hold them:

@@ -1,0 +1,82 @@
+// Interpreter lifetimes: destroy from any attached thread in any order (no
+// two interpreter locks held at once), stale handles refused, threads that
+// exit while attached.
+
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "alloc/domain.h"
+#include "gtest/gtest.h"
+#include "interp/interpreter.h"
+#include "interp/runtime.h"
+#include "interp/thread_state.h"
+#include "tests/testing/runtime_testing.h"
+
+namespace interpheap::interp {
+namespace {
+
+class LifetimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override { testing::InitializeRuntime("pymalloc"); }
+  void TearDown() override { testing::ResetRuntime(); }
+  Runtime& runtime() { return Runtime::Get(); }
+  Interpreter* Create(const InterpreterConfig& config = {}) {
+    absl::StatusOr<Interpreter*> interp = runtime().CreateInterpreter(config);
+    EXPECT_TRUE(interp.ok()) << interp.status();
+    return interp.value_or(nullptr);
+  }
+};
+
+// Issue 10 item 2: attached to Y, destroy X; then attached to main, destroy
+// Y. Each destroy used to lock the victim's lock under the caller's own, and
+// Abseil's deadlock detector saw main -> Y -> X and X's successor at X's
+// address -> ... as a cycle and aborted.
+TEST_F(LifetimeTest, DestroyFromAnyAttachedThreadInAnyOrder) {
+  for (int round = 0; round < 3; ++round) {
+    Interpreter* x = Create();
+    Interpreter* y = Create();
+    ASSERT_TRUE(ThreadState::Attach(y).ok());
+    void* block = alloc::Malloc(alloc::Domain::kObj, 24);
+    ASSERT_TRUE(runtime().DestroyInterpreter(x).ok());
+    alloc::Free(alloc::Domain::kObj, block);
+    ASSERT_TRUE(ThreadState::Detach().ok());
+    ASSERT_TRUE(ThreadState::Attach(runtime().main_interpreter()).ok());
+    ASSERT_TRUE(runtime().DestroyInterpreter(y).ok());
+    ASSERT_TRUE(ThreadState::Detach().ok());
+  }
+}
+
+// Every order of creating and destroying three interpreters, from a thread
+// attached to main, to another interpreter (own lock or main's) or to none.
+TEST_F(LifetimeTest, EveryDestroySequenceFromEveryAttachmentWorks) {
+  const InterpreterConfig kConfigs[] = {{true, true}, {false, true},
+                                        {false, false}};
+  for (const InterpreterConfig& caller_config : kConfigs) {
+    for (const InterpreterConfig& victim_config : kConfigs) {
+      for (int where = 0; where < 3; ++where) {  // none, main, other
+        Interpreter* other = Create(caller_config);
+        Interpreter* a = Create(victim_config);
+        Interpreter* b = Create(victim_config);
+        Interpreter* attach_to =
+            where == 0 ? nullptr
+                       : (where == 1 ? runtime().main_interpreter() : other);
+        if (attach_to != nullptr) {
+          ASSERT_TRUE(ThreadState::Attach(attach_to).ok());
+        }
+        EXPECT_TRUE(runtime().DestroyInterpreter(b).ok());
+        EXPECT_TRUE(runtime().DestroyInterpreter(a).ok());
+        if (attach_to != nullptr) {
+          ASSERT_TRUE(ThreadState::Detach().ok());
+        }
+        ASSERT_TRUE(ThreadState::Attach(runtime().main_interpreter()).ok());
+        EXPECT_TRUE(runtime().DestroyInterpreter(other).ok());
+        ASSERT_TRUE(ThreadState::Detach().ok());
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace interpheap::interp
