@@ -18,6 +18,14 @@
 
 namespace interpheap::interp {
 
+// A checked reference to an interpreter, for APIs that outlive it (the C
+// API's ih_interp_t*): unique in the process and never reused, unlike an
+// Interpreter*, whose address a later interpreter may get. The runtime
+// refuses a handle whose interpreter was destroyed (NotFound).
+struct InterpreterHandle {
+  std::uint64_t value = 0;  // 0: no interpreter
+};
+
 struct InterpreterConfig {
   // Own lock, or the main interpreter's lock.
   bool own_lock = true;
@@ -37,6 +45,8 @@ class Interpreter {
   // reused within a process.
   std::int64_t id() const { return id_; }
   bool is_main() const { return id_ == 0; }
+  // This interpreter's handle (see InterpreterHandle).
+  InterpreterHandle handle() const { return {handle_}; }
   const InterpreterConfig& config() const { return config_; }
 
   // The lock a thread takes to attach: this interpreter's own, or main's.
@@ -64,6 +74,7 @@ class Interpreter {
               Interpreter* main);
 
   const std::int64_t id_;
+  const std::uint64_t handle_;
   const InterpreterConfig config_;
   mutable sync::Mutex own_lock_;
   sync::Mutex* const lock_;
@@ -71,7 +82,8 @@ class Interpreter {
   // Set when this interpreter has its own heap. A heap still holding live
   // blocks when the interpreter is destroyed outlives it (see Runtime).
   alloc::Heap* own_heap_ = nullptr;
-  // Incremented by Attach after taking the lock, decremented by Detach
+  // Incremented by Attach before taking the lock (a reservation: destroy
+  // is refused from then on), decremented by Detach
   // after releasing it (release) as its last touch of the interpreter;
   // Destroy reads it (acquire) and then frees the interpreter without
   // taking its lock.

@@ -371,16 +371,20 @@ absl::StatusOr<Interpreter*> Runtime::CreateInterpreter(
   return interp;
 }
 
-absl::Status Runtime::DestroyInterpreter(Interpreter* interp) {
+template <typename Match>
+absl::Status Runtime::DestroyMatching(Match match) {
+  Interpreter* interp = nullptr;
   absl::Status status =
       Transition(RuntimeOp::kDestroyInterpreter, [&]() -> absl::Status {
         mu_.AssumeHeld();
-        auto it = std::find(interpreters_.begin(), interpreters_.end(), interp);
-        if (interp == nullptr || it == interpreters_.end()) {
+        auto it =
+            std::find_if(interpreters_.begin(), interpreters_.end(), match);
+        if (it == interpreters_.end()) {
           return absl::NotFoundError(
               "destroy interpreter refused: not a live interpreter of this "
-              "runtime");
+              "runtime (a stale handle: it was destroyed)");
         }
+        interp = *it;
         if (interp->is_main()) {
           return absl::FailedPreconditionError(
               "destroy interpreter refused: the main interpreter is "
@@ -400,6 +404,51 @@ absl::Status Runtime::DestroyInterpreter(Interpreter* interp) {
   // lock (an attached thread may call the runtime).
   RetireHeapAndFreeInterpreter(interp);
   return absl::OkStatus();
+}
+
+absl::Status Runtime::DestroyInterpreter(Interpreter* interp) {
+  return DestroyMatching([interp](Interpreter* i) { return i == interp; });
+}
+
+absl::Status Runtime::DestroyInterpreter(InterpreterHandle handle) {
+  return DestroyMatching([handle](Interpreter* i) {
+    return handle.value != 0 && i->handle().value == handle.value;
+  });
+}
+
+Interpreter* Runtime::FindLocked(InterpreterHandle handle) const {
+  if (handle.value == 0) return nullptr;
+  for (Interpreter* interp : interpreters_) {
+    if (interp->handle().value == handle.value) return interp;
+  }
+  return nullptr;
+}
+
+absl::Status Runtime::Attach(InterpreterHandle handle) {
+  Interpreter* interp = nullptr;
+  {
+    sync::MutexLock lock(&mu_);
+    interp = FindLocked(handle);
+    if (interp == nullptr) {
+      return absl::NotFoundError(
+          "attach refused: not a live interpreter of this runtime (a stale "
+          "handle: it was destroyed)");
+    }
+    // The reservation: destroy is refused from here on.
+    interp->attached_threads_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Outside the runtime lock: an interpreter lock comes first in the order.
+  return ThreadState::AttachReserved(interp);
+}
+
+absl::StatusOr<std::int64_t> Runtime::InterpreterId(
+    InterpreterHandle handle) const {
+  sync::MutexLock lock(&mu_);
+  const Interpreter* interp = FindLocked(handle);
+  if (interp == nullptr) {
+    return absl::NotFoundError("not a live interpreter of this runtime");
+  }
+  return interp->id();
 }
 
 absl::Status Runtime::Finalize() {

@@ -3,6 +3,10 @@
 // A thread attaches to an interpreter by taking its lock; the interpreter is
 // then the thread's current interpreter until it detaches, which releases
 // the lock. Mem and obj calls are made by an attached thread, under the lock.
+// A thread that exits while attached is detached at its exit (its
+// thread_local destructors run), which DetachedAtThreadExit() counts: the
+// lock is released, so destroy and finalize are not refused forever, and a
+// later thread that reuses the exited one's id does not appear to own it.
 
 #ifndef INTERPHEAP_INTERP_THREAD_STATE_H_
 #define INTERPHEAP_INTERP_THREAD_STATE_H_
@@ -28,12 +32,25 @@ class ThreadState {
   // it the current interpreter. InvalidArgument for nullptr;
   // FailedPrecondition if the thread is already attached (detach first:
   // attaching twice could deadlock on a shared lock).
-  // Requires: `interp` is alive and not being destroyed.
+  // Requires: `interp` is alive and not being destroyed (a stale pointer
+  // cannot be told from a new interpreter at the same address; use
+  // Runtime::Attach(InterpreterHandle) for a checked attach).
   [[nodiscard]] static absl::Status Attach(Interpreter* interp);
 
   // Releases the current interpreter's lock and clears the attachment.
   // FailedPrecondition if the thread is not attached.
   [[nodiscard]] static absl::Status Detach();
+
+  // Threads that exited while attached and were detached then, so far.
+  static std::int64_t DetachedAtThreadExit() noexcept;
+
+ private:
+  friend class Runtime;
+
+  // Attach, once the caller has raised interp's attached-thread count (a
+  // reservation, which keeps it from being destroyed); drops the
+  // reservation if the thread is already attached.
+  [[nodiscard]] static absl::Status AttachReserved(Interpreter* interp);
 };
 
 // Attaches for the lifetime of the object; dies if attaching fails (use
