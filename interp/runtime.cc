@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "alloc/config.h"
 #include "alloc/fatal.h"
+#include "alloc/fork.h"
 #include "alloc/hooks/fault_injection.h"
 #include "alloc/hooks/tracemalloc.h"
 #include "alloc/pymalloc/pymalloc_allocator.h"
@@ -75,7 +76,11 @@ absl::Status CurrentOwnHeapCheck(const Interpreter* interp) {
 }  // namespace
 
 Runtime& Runtime::Get() {
-  static Runtime* const runtime = new Runtime();
+  static Runtime* const runtime = [] {
+    auto* made = new Runtime();
+    alloc::RegisterForkLock(&made->mu_, alloc::ForkRank::kRuntime);
+    return made;
+  }();
   return *runtime;
 }
 

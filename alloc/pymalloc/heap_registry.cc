@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "absl/base/const_init.h"
+#include "alloc/fork.h"
 #include "alloc/pymalloc/pymalloc.h"
 #include "sync/mutex.h"
 #include "sync/mutex_lock.h"
@@ -11,6 +12,8 @@ namespace interpheap::alloc {
 namespace {
 
 ABSL_CONST_INIT sync::Mutex registry_mu(absl::kConstInit);
+const bool fork_registered =
+    RegisterForkLock(&registry_mu, ForkRank::kHeapRegistry);
 // Raw fallback counts of retired heaps (signed: see Heap::AllocatedBlocks()).
 ABSL_CONST_INIT std::atomic<std::int64_t> retired_raw_blocks{0};
 

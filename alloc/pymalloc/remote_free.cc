@@ -10,6 +10,7 @@
 #include "absl/base/const_init.h"
 #include "absl/base/optimization.h"
 #include "alloc/external/memcheck.h"
+#include "alloc/fork.h"
 #include "alloc/pymalloc/heap_registry.h"
 #include "alloc/pymalloc/pymalloc.h"
 #include "sync/mutex_lock.h"
@@ -19,6 +20,7 @@ namespace {
 
 ABSL_CONST_INIT sync::Mutex orphan_mu(absl::kConstInit);
 ABSL_CONST_INIT std::atomic<Heap::RemoteFreeSeam> remote_free_seam{nullptr};
+const bool fork_registered = RegisterForkLock(&orphan_mu, ForkRank::kOrphans);
 
 }  // namespace
 
