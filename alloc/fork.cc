@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "absl/base/const_init.h"
+#include "absl/synchronization/mutex.h"
 #include "alloc/fatal.h"
 #include "sync/mutex_lock.h"
 
@@ -31,6 +32,12 @@ ABSL_CONST_INIT std::atomic<void (*)()> prepare_seam{nullptr};
 // held from prepare until parent or child, which no scope can show.
 void Prepare() {
   if (void (*seam)() = prepare_seam.load(std::memory_order_acquire)) seam();
+  // absl::Mutex's deadlock detector (on in Debian's build) takes one
+  // process-wide spinlock on every Lock and Unlock; a fork while another
+  // thread holds it leaves it held in the child, whose first lock then
+  // spins forever. No handler can take that spinlock, so a process that
+  // forks stops the detector (which only reports, never prevents).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   list_mu.LockAcrossScopes();
   list_mu.AssertHeld();
   for (int i = 0; i < fork_lock_count; ++i) {
@@ -65,8 +72,8 @@ bool RegisterForkLock(sync::Mutex* mu, ForkRank rank) {
   }
   int i = fork_lock_count++;
   // Insertion sort: stable, so equal ranks keep registration order.
-  while (i > 0 && static_cast<int>(fork_locks[i - 1].rank) >
-                      static_cast<int>(rank)) {
+  while (i > 0 &&
+         static_cast<int>(fork_locks[i - 1].rank) > static_cast<int>(rank)) {
     fork_locks[i] = fork_locks[i - 1];
     --i;
   }

@@ -52,6 +52,57 @@
 // on the owner's lock-free remote-free list, which the owner drains under its
 // own lock (on its allocation slow path, before Runtime's stats, at retire).
 //
+// Synchronization (other files point here). Each rule names the test that
+// parks a thread in its window.
+//
+//   Who may touch a heap. Its structure (pools, arenas, free lists, the
+//   guarded fields) only under its guard: the lock of the interpreter(s)
+//   using it, held by the attached thread; an orphan's guard is
+//   OrphanLock(). Any other thread reaches a heap only through
+//   PushRemoteFree() (a block of it freed or reallocated elsewhere) and the
+//   relaxed counters. (tests/interp/lifetime_test: *Destroy*)
+//
+//   The remote-free protocol. A freeing thread holds a live block `p` of
+//   heap H, so H cannot be freed before p is published. It (1) raises
+//   remote_pending_ and remote_frees_, (2) raises the in-flight count in
+//   push_state_, (3) publishes p with a release CAS on remote_free_head_,
+//   (4) leaves: lowers the in-flight count with a CAS that fails if H has
+//   been orphaned meanwhile. After a successful (4) it touches nothing of H.
+//   Counters come before publication so that a heap retired in between
+//   counts p as freed, not leaked (HeapLifetimeTest.
+//   RemoteFreeParkedBeforePublishingIsNotALeak parks at step 2), and the
+//   in-flight count keeps H alive from (3) to (4) (HeapLifetimeTest.
+//   RemoteFreeParkedAfterPublishingOutlivesOwnerDestroy parks at step 3;
+//   it was a heap-use-after-free under ASan). The owner drains with an
+//   acquire exchange under its guard.
+//
+//   How long a heap lives. Retire() (interpreter destroyed) takes the
+//   orphan lock, switches the guard to it, sets the orphan bit, drains, and
+//   frees the heap at once if no pool block is live and no push is in
+//   flight. Otherwise the heap is an orphan: still registered (counted in
+//   GlobalAllocatedBlocks() and LeakedBlocks(), reachable for
+//   LeakSanitizer), its arenas mapped. A pusher that finds the orphan bit
+//   when it leaves drains the orphan under the orphan lock and frees it if
+//   its last block just came home and no other push is in flight: exactly
+//   one thread frees it, and only under the orphan lock. (HeapLifetimeTest.
+//   LeakedBlocksFreedLaterKeepCountsExactAndFreeArenas.)
+//
+//   Inspection never changes structure. Counts subtract pending remote
+//   frees instead of draining; Stats() and Validate() only read; the
+//   NewArenaObserver runs before any structure change. (HeapLifetimeTest.
+//   StatsGatheredBeforeNewArenaChangeNothing hands a block back from inside
+//   the observer.)
+//
+//   Lock order (README "Lock order"): interpreter lock (at most one per
+//   thread: destroy takes none) -> runtime lock -> allocator table lock ->
+//   orphan lock -> arena allocator lock -> arena map lock -> heap registry
+//   lock -> tracemalloc's table lock. (LifetimeTest.
+//   EveryDestroySequenceFromEveryAttachmentWorks.)
+//
+//   Fork. alloc/fork.h takes every lock of the order above but interpreter
+//   locks before fork() and releases them in parent and child
+//   (tests/alloc/fork_test).
+//
 // Files: pymalloc.cc (allocation, free, realloc, pools and arenas, retire),
 // remote_free.cc (the remote-free protocol), heap_inspection.cc (counts,
 // stats numbers, Validate; never changes structure), heap_registry.h (live
