@@ -5,7 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "alloc/external/mimalloc_allocator.h"
 #include "alloc/hooks/debug_hooks.h"
-#include "alloc/pymalloc/pymalloc.h"
+#include "alloc/pymalloc/pymalloc_allocator.h"
 #include "alloc/raw_allocator.h"
 
 namespace interpheap::alloc {

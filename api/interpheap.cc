@@ -55,11 +55,16 @@ absl::Status NullArgument(const char* what) {
   return absl::InvalidArgumentError(std::string(what) + " is NULL");
 }
 
-Interpreter* Unwrap(ih_interp_t* interp) {
-  return reinterpret_cast<Interpreter*>(interp);
+// An ih_interp_t* carries an InterpreterHandle, never an address: a
+// destroyed interpreter's handle is refused even when a new interpreter
+// has its address.
+interpheap::interp::InterpreterHandle Unwrap(const ih_interp_t* interp) {
+  return {static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(interp))};
 }
-ih_interp_t* Wrap(Interpreter* interp) {
-  return reinterpret_cast<ih_interp_t*>(interp);
+ih_interp_t* Wrap(const Interpreter* interp) {
+  if (interp == nullptr) return nullptr;
+  return reinterpret_cast<ih_interp_t*>(
+      static_cast<std::uintptr_t>(interp->handle().value));
 }
 
 }  // namespace
@@ -295,12 +300,11 @@ ih_interp_t* ih_interp_main(void) {
 }
 
 int64_t ih_interp_id(const ih_interp_t* interp) {
-  if (interp == nullptr) return -1;
-  return reinterpret_cast<const Interpreter*>(interp)->id();
+  return Runtime::Get().InterpreterId(Unwrap(interp)).value_or(-1);
 }
 
 int ih_thread_attach(ih_interp_t* interp, ih_status_t* status) {
-  return Report(ThreadState::Attach(Unwrap(interp)), status);
+  return Report(Runtime::Get().Attach(Unwrap(interp)), status);
 }
 
 int ih_thread_detach(ih_status_t* status) {

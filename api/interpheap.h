@@ -155,8 +155,9 @@ int ih_set_nomemory(int64_t start, int64_t stop, ih_status_t* status);
 int ih_remove_nomemory(ih_status_t* status);
 
 /* ---- Interpreters ---- */
-/* The handle of an interpreter is the address of its C++
- * interpheap::interp::Interpreter. */
+/* An interpreter handle: opaque, unique in the process, never reused. A
+ * destroyed interpreter's handle is refused (IH_NOT_FOUND; ih_interp_id
+ * returns -1), even after new interpreters are made. */
 typedef struct ih_interp ih_interp_t;
 
 /* The lock that serializes an interpreter's mem and obj calls. MAIN and OWN

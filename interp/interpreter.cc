@@ -1,6 +1,16 @@
 #include "interp/interpreter.h"
 
+#include <atomic>
+
 namespace interpheap::interp {
+namespace {
+
+std::uint64_t NextHandle() {
+  ABSL_CONST_INIT static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
 
 const char* LockKindName(LockKind kind) {
   switch (kind) {
@@ -17,6 +27,7 @@ const char* LockKindName(LockKind kind) {
 Interpreter::Interpreter(std::int64_t id, const InterpreterConfig& config,
                          Interpreter* main)
     : id_(id),
+      handle_(NextHandle()),
       config_(config),
       own_lock_(
           config.lock == LockKind::kHost ? config.host_lock_held : nullptr,

@@ -35,6 +35,14 @@ enum class LockKind {
 
 const char* LockKindName(LockKind kind);  // "own", "main", "host"
 
+// A checked reference to an interpreter, for APIs that outlive it (the C
+// API's ih_interp_t*): unique in the process and never reused, unlike an
+// Interpreter*, whose address a later interpreter may get. The runtime
+// refuses a handle whose interpreter was destroyed (NotFound).
+struct InterpreterHandle {
+  std::uint64_t value = 0;  // 0: no interpreter
+};
+
 struct InterpreterConfig {
   LockKind lock = LockKind::kOwn;
   // Own heap, or the main interpreter's heap. An interpreter with its own or
@@ -57,6 +65,8 @@ class Interpreter {
   // reused within a process.
   std::int64_t id() const { return id_; }
   bool is_main() const { return id_ == 0; }
+  // This interpreter's handle (see InterpreterHandle).
+  InterpreterHandle handle() const { return {handle_}; }
   const InterpreterConfig& config() const { return config_; }
 
   // The lock of this interpreter's mem/obj calls: its own or main's (taken
@@ -87,6 +97,7 @@ class Interpreter {
               Interpreter* main);
 
   const std::int64_t id_;
+  const std::uint64_t handle_;
   const InterpreterConfig config_;
   // Own lock, or the host lock's stand-in (a Mutex with the host's
   // predicate); unused with LockKind::kMain. Alone on its cache line.
@@ -96,8 +107,11 @@ class Interpreter {
   // Set when this interpreter has its own heap. A heap still holding live
   // blocks when the interpreter is destroyed outlives it (see Runtime).
   alloc::Heap* own_heap_ = nullptr;
-  // Incremented by Attach after taking the lock, decremented by Detach
-  // before releasing it (release); Destroy reads it (acquire).
+  // Incremented by Attach before taking the lock (a reservation: destroy
+  // is refused from then on), decremented by Detach
+  // after releasing it (release) as its last touch of the interpreter;
+  // Destroy reads it (acquire) and then frees the interpreter without
+  // taking its lock.
   std::atomic<int> attached_threads_{0};
 };
 

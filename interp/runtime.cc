@@ -7,8 +7,10 @@
 #include "absl/strings/str_format.h"
 #include "alloc/config.h"
 #include "alloc/fatal.h"
+#include "alloc/fork.h"
 #include "alloc/hooks/fault_injection.h"
 #include "alloc/hooks/tracemalloc.h"
+#include "alloc/pymalloc/pymalloc_allocator.h"
 #include "alloc/pymalloc/stats.h"
 #include "interp/thread_state.h"
 #include "sync/mutex_lock.h"
@@ -19,48 +21,27 @@ namespace {
 using alloc::AllocatorTable;
 using alloc::AllocatorTableSnapshot;
 
-// Waits until no thread is inside `interp`'s lock, so that freeing the
-// interpreter cannot race with the last Detach still returning from
-// Unlock().
-void QuiesceLock(Interpreter* interp) {
-  sync::Mutex& lock = interp->lock();
-  if (lock.IsHeldByCurrentThread()) return;
-  sync::MutexLock hold(&lock);
-}
-
-// Releases the interpreter's own heap under its lock, then frees the
-// interpreter. A heap still holding live blocks is kept alive on purpose:
-// its arenas stay mapped so that leaked pointers remain valid, and frees of
-// them from other interpreters reach its remote-free list.
-void ReleaseAndDelete(Interpreter* interp) {
+// Retires the interpreter's own heap (alloc::Heap::Retire: freed now, or an
+// orphan until its last leaked block comes home), then frees the
+// interpreter. Takes no interpreter lock, so a destroy never holds two
+// (README "Lock order"): no thread is attached to `interp`, and the caller
+// read its attached count (acquire) after the last Detach's decrement,
+// which is that thread's last touch of the interpreter, so the heap is
+// quiescent and the lock idle.
+void RetireHeapAndFreeInterpreter(Interpreter* interp) {
   if (&interp->heap_owner() == interp) {
-    alloc::Heap* heap = &interp->heap();
-    auto release = [heap, interp] {
-      heap->guard().AssumeHeld();
-      const std::int64_t leaked = heap->Release();
-      if (leaked == 0) {
-        delete heap;
-        return;
-      }
-      if (alloc::IsTracing()) {
-        char line[160];
-        const int n = std::snprintf(
-            line, sizeof(line),
-            "interpheap: interpreter %lld destroyed with %lld live block(s)\n",
-            static_cast<long long>(interp->id()),
-            static_cast<long long>(leaked));
-        alloc::WriteFully(2, line, static_cast<std::size_t>(n));
-        alloc::WriteLeakReport(2, interp->id());
-      }
-    };
-    if (interp->lock().IsHeldByCurrentThread()) {
-      release();
-    } else {
-      sync::MutexLock hold(&interp->lock());
-      release();
+    const std::int64_t leaked =
+        alloc::Heap::Retire(&interp->heap()).leaked_blocks;
+    if (leaked != 0 && alloc::IsTracing()) {
+      char line[160];
+      const int n = std::snprintf(
+          line, sizeof(line),
+          "interpheap: interpreter %lld destroyed with %lld live block(s)\n",
+          static_cast<long long>(interp->id()), static_cast<long long>(leaked));
+      alloc::WriteFully(2, line, static_cast<std::size_t>(n));
+      alloc::WriteLeakReport(2, interp->id());
     }
   }
-  QuiesceLock(interp);
   delete interp;
 }
 
@@ -111,7 +92,11 @@ absl::Status ValidateInterpreterConfig(const InterpreterConfig& config) {
 }  // namespace
 
 Runtime& Runtime::Get() {
-  static Runtime* const runtime = new Runtime();
+  static Runtime* const runtime = [] {
+    auto* made = new Runtime();
+    alloc::RegisterForkLock(&made->mu_, alloc::ForkRank::kRuntime);
+    return made;
+  }();
   return *runtime;
 }
 
@@ -380,6 +365,7 @@ alloc::Allocator Runtime::GetAllocator(alloc::Domain domain) const {
 absl::Status Runtime::Initialize() {
   return Transition(RuntimeOp::kInitialize, [&]() -> absl::Status {
     mu_.AssumeHeld();
+    alloc::SetNewArenaObserver(&alloc::PrintStatsIfRequested);
     main_ = new Interpreter(0, InterpreterConfig{}, nullptr);
     interpreters_.push_back(main_);
     return absl::OkStatus();
@@ -403,16 +389,20 @@ absl::StatusOr<Interpreter*> Runtime::CreateInterpreter(
   return interp;
 }
 
-absl::Status Runtime::DestroyInterpreter(Interpreter* interp) {
+template <typename Match>
+absl::Status Runtime::DestroyMatching(Match match) {
+  Interpreter* interp = nullptr;
   absl::Status status =
       Transition(RuntimeOp::kDestroyInterpreter, [&]() -> absl::Status {
         mu_.AssumeHeld();
-        auto it = std::find(interpreters_.begin(), interpreters_.end(), interp);
-        if (interp == nullptr || it == interpreters_.end()) {
+        auto it =
+            std::find_if(interpreters_.begin(), interpreters_.end(), match);
+        if (it == interpreters_.end()) {
           return absl::NotFoundError(
               "destroy interpreter refused: not a live interpreter of this "
-              "runtime");
+              "runtime (a stale handle: it was destroyed)");
         }
+        interp = *it;
         if (interp->is_main()) {
           return absl::FailedPreconditionError(
               "destroy interpreter refused: the main interpreter is "
@@ -436,8 +426,53 @@ absl::Status Runtime::DestroyInterpreter(Interpreter* interp) {
   if (!status.ok()) return status;
   // Outside the runtime lock: lock order is interpreter lock, then runtime
   // lock (an attached thread may call the runtime).
-  ReleaseAndDelete(interp);
+  RetireHeapAndFreeInterpreter(interp);
   return absl::OkStatus();
+}
+
+absl::Status Runtime::DestroyInterpreter(Interpreter* interp) {
+  return DestroyMatching([interp](Interpreter* i) { return i == interp; });
+}
+
+absl::Status Runtime::DestroyInterpreter(InterpreterHandle handle) {
+  return DestroyMatching([handle](Interpreter* i) {
+    return handle.value != 0 && i->handle().value == handle.value;
+  });
+}
+
+Interpreter* Runtime::FindLocked(InterpreterHandle handle) const {
+  if (handle.value == 0) return nullptr;
+  for (Interpreter* interp : interpreters_) {
+    if (interp->handle().value == handle.value) return interp;
+  }
+  return nullptr;
+}
+
+absl::Status Runtime::Attach(InterpreterHandle handle) {
+  Interpreter* interp = nullptr;
+  {
+    sync::MutexLock lock(&mu_);
+    interp = FindLocked(handle);
+    if (interp == nullptr) {
+      return absl::NotFoundError(
+          "attach refused: not a live interpreter of this runtime (a stale "
+          "handle: it was destroyed)");
+    }
+    // The reservation: destroy is refused from here on.
+    interp->attached_threads_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Outside the runtime lock: an interpreter lock comes first in the order.
+  return ThreadState::AttachReserved(interp);
+}
+
+absl::StatusOr<std::int64_t> Runtime::InterpreterId(
+    InterpreterHandle handle) const {
+  sync::MutexLock lock(&mu_);
+  const Interpreter* interp = FindLocked(handle);
+  if (interp == nullptr) {
+    return absl::NotFoundError("not a live interpreter of this runtime");
+  }
+  return interp->id();
 }
 
 absl::Status Runtime::Finalize() {
@@ -483,7 +518,7 @@ absl::Status Runtime::Finalize() {
     main->heap().guard().AssumeHeld();
     alloc::WriteStatsText(main->heap().Stats(), 2);
   }
-  ReleaseAndDelete(main);
+  RetireHeapAndFreeInterpreter(main);
   return absl::OkStatus();
 }
 
@@ -513,6 +548,7 @@ absl::StatusOr<alloc::HeapStats> Runtime::CurrentHeapStats() {
   if (absl::Status s = CurrentOwnHeapCheck(interp); !s.ok()) return s;
   alloc::Heap& heap = interp->heap();
   heap.guard().AssertHeld();
+  heap.DrainRemoteFrees();  // exact numbers; Stats() itself only reads
   return heap.Stats();
 }
 

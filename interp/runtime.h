@@ -4,9 +4,12 @@
 // Every control-plane operation goes through Runtime, which consults the
 // state-by-operation table (interp/runtime_state.h) under the runtime lock:
 // validate first, commit last, so a refused operation changes nothing.
-// Lock order: an interpreter lock, then the runtime lock, then the allocator
-// table's lock. (A thread attached to an interpreter may call the runtime;
-// the runtime never takes an interpreter lock while holding its own.)
+// Lock order (README "Lock order"): an interpreter lock, then the runtime
+// lock, then the allocator table's lock; pymalloc's orphan lock, the arena
+// map's lock and the heap registry's lock come last, in that order. A
+// thread holds at most one interpreter lock: its own, while attached.
+// Create, destroy and finalize take no interpreter lock (destroy frees an
+// interpreter that no thread is attached to without locking it).
 
 #ifndef INTERPHEAP_INTERP_RUNTIME_H_
 #define INTERPHEAP_INTERP_RUNTIME_H_
@@ -138,6 +141,19 @@ class Runtime {
   // arena goes back through the arena allocator, otherwise the arenas stay so
   // that leaked pointers remain valid (and may still be freed).
   absl::Status DestroyInterpreter(Interpreter* interp) ABSL_LOCKS_EXCLUDED(mu_);
+  // The same by handle: NotFound for a stale handle (its interpreter was
+  // destroyed), even when a new interpreter has the old one's address.
+  absl::Status DestroyInterpreter(InterpreterHandle handle)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // ThreadState::Attach by handle: NotFound for a stale handle. The
+  // interpreter cannot be destroyed between the check and the attach (the
+  // thread counts as attached from the check on).
+  absl::Status Attach(InterpreterHandle handle) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The id of the live interpreter of `handle`, or NotFound.
+  absl::StatusOr<std::int64_t> InterpreterId(InterpreterHandle handle) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // kInitialized -> kFinalizing -> kFinalized. FailedPrecondition while
   // interpreters other than main exist, or while a thread other than the
@@ -199,6 +215,12 @@ class Runtime {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Unwraps one hook per domain, all or nothing (each must be outermost).
   absl::Status UnwrapAllLocked(const HookSet& hooks, const char* what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Destroys the first live interpreter for which `match` is true.
+  template <typename Match>
+  absl::Status DestroyMatching(Match match) ABSL_LOCKS_EXCLUDED(mu_);
+  Interpreter* FindLocked(InterpreterHandle handle) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct FinalizeCallback {

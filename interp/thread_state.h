@@ -6,6 +6,11 @@
 // A host-locked interpreter (LockKind::kHost) is attached to without taking
 // any lock: its host holds its own lock around every mem/obj call, and many
 // threads may be attached at once.
+//
+// A thread that exits while attached is detached at its exit (its
+// thread_local destructors run), which DetachedAtThreadExit() counts: the
+// lock is released, so destroy and finalize are not refused forever, and a
+// later thread that reuses the exited one's id does not appear to own it.
 
 #ifndef INTERPHEAP_INTERP_THREAD_STATE_H_
 #define INTERPHEAP_INTERP_THREAD_STATE_H_
@@ -31,13 +36,26 @@ class ThreadState {
   // for a host-locked interpreter) and makes it the current interpreter.
   // InvalidArgument for nullptr; FailedPrecondition if the thread is already
   // attached (detach first: attaching twice could deadlock on a shared lock).
-  // Requires: `interp` is alive and not being destroyed.
+  // Requires: `interp` is alive and not being destroyed (a stale pointer
+  // cannot be told from a new interpreter at the same address; use
+  // Runtime::Attach(InterpreterHandle) for a checked attach).
   [[nodiscard]] static absl::Status Attach(Interpreter* interp);
 
   // Releases the current interpreter's lock (none for a host-locked one) and
   // clears the attachment.
   // FailedPrecondition if the thread is not attached.
   [[nodiscard]] static absl::Status Detach();
+
+  // Threads that exited while attached and were detached then, so far.
+  static std::int64_t DetachedAtThreadExit() noexcept;
+
+ private:
+  friend class Runtime;
+
+  // Attach, once the caller has raised interp's attached-thread count (a
+  // reservation, which keeps it from being destroyed); drops the
+  // reservation if the thread is already attached.
+  [[nodiscard]] static absl::Status AttachReserved(Interpreter* interp);
 };
 
 // Attaches for the lifetime of the object; dies if attaching fails (use

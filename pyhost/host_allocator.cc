@@ -9,6 +9,7 @@
 #include "absl/base/optimization.h"
 #include "alloc/domain.h"
 #include "alloc/pymalloc/pymalloc.h"
+#include "alloc/pymalloc/pymalloc_allocator.h"
 #include "interp/runtime.h"
 
 namespace interpheap::pyhost {

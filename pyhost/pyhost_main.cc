@@ -23,6 +23,7 @@
 #include <Python.h>
 #include <stdlib.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -92,8 +93,10 @@ int Main(int argc, char** argv) {
 
   // 3. The replace window: CPython is pre-initialized, not initialized.
   InstallCPythonAllocators(host);
-  // The C API's handle of an interpreter is its address (api/interpheap.h).
-  RegisterInterpheapModule(reinterpret_cast<ih_interp_t*>(host));
+  // The C API's handle of an interpreter is its InterpreterHandle value
+  // (api/interpheap.cc).
+  RegisterInterpheapModule(reinterpret_cast<ih_interp_t*>(
+      static_cast<std::uintptr_t>(host->handle().value)));
 
   // 4. The command line. sys.executable comes from argv[0] exactly as for
   // python3 (CPython's getpath): a symlink stays the symlink, so a venv's

@@ -44,6 +44,12 @@ struct WorkloadOptions {
   // Hand over mem/obj blocks too (not under debug hooks, which make a
   // cross-interpreter free a fatal error by design).
   bool handoff_mem_obj = true;
+  // mimalloc test-stress's shape for churn slots: before its interpreter is
+  // destroyed, a churn thread hands this percent of its long-lived blocks
+  // to other slots, which free them later, after the interpreter (and so
+  // into an orphaned heap, alloc/pymalloc/pymalloc.h). On by default; only
+  // with handoff_mem_obj (debug hooks make cross-interpreter frees fatal).
+  int churn_survivor_percent = 25;
   // Test-only: after this many ops, thread 0 overwrites one byte of one of
   // its blocks, which the verifier must catch. -1: never.
   std::int64_t inject_corruption_at = -1;

@@ -32,24 +32,32 @@
 
 namespace interpheap::alloc::memcheck {
 
+// Vocabulary: the checkers (valgrind's memcheck, ASan) are *watching* when
+// pymalloc announces its blocks to them; under valgrind with
+// INTERPHEAP_PYMALLOC_UNDER_VALGRIND=raw pymalloc *bypasses its pools*
+// instead. Either way its inline fast paths are off.
 namespace internal {
-// Set once by Init(): true under valgrind or in an ASan build.
-extern bool active;
-extern bool raw_under_valgrind;
-extern bool checked;  // active || raw_under_valgrind
+// Set once by Init().
+extern bool watching;      // under valgrind or in an ASan build
+extern bool bypass_pools;  // valgrind + INTERPHEAP_PYMALLOC_UNDER_VALGRIND=raw
+extern bool fast_paths_off;  // watching || bypass_pools
 }  // namespace internal
 
 // Detects valgrind (idempotent, thread-safe). Called when a heap is made.
 void Init();
 
-inline bool Active() { return ABSL_PREDICT_FALSE(internal::active); }
+// True when the checkers watch pool blocks: pymalloc announces each block.
+inline bool Watching() { return ABSL_PREDICT_FALSE(internal::watching); }
 
-// True when pymalloc must leave its fast paths (Active() or DeclineToRaw()).
-inline bool Checked() { return ABSL_PREDICT_FALSE(internal::checked); }
+// True when pymalloc must hand every request to the raw domain.
+inline bool BypassingPools() {
+  return ABSL_PREDICT_FALSE(internal::bypass_pools);
+}
 
-// True when pymalloc should decline every request (valgrind + the switch).
-inline bool DeclineToRaw() {
-  return ABSL_PREDICT_FALSE(internal::raw_under_valgrind);
+// True when pymalloc must leave its inline fast paths: Watching() or
+// BypassingPools().
+inline bool FastPathsOff() {
+  return ABSL_PREDICT_FALSE(internal::fast_paths_off);
 }
 
 void ArenaCreated(void* base, std::size_t size);

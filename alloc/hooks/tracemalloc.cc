@@ -14,6 +14,7 @@
 #include "absl/debugging/symbolize.h"
 #include "absl/status/status.h"
 #include "alloc/fatal.h"
+#include "alloc/fork.h"
 #include "alloc/pymalloc/pymalloc.h"
 #include "sync/mutex.h"
 #include "sync/mutex_lock.h"
@@ -260,6 +261,8 @@ class TraceTables {
 };
 
 ABSL_CONST_INIT TraceTables tables;
+const bool fork_registered =
+    RegisterForkLock(&tables.mu(), ForkRank::kTracemalloc);
 std::atomic<bool> tracing{false};
 std::atomic<int> frame_limit{1};
 ABSL_CONST_INIT thread_local bool inside_hook = false;

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "absl/base/const_init.h"
+#include "alloc/fork.h"
 #include "sync/mutex.h"
 #include "sync/mutex_lock.h"
 
@@ -12,6 +13,8 @@ namespace interpheap::alloc {
 namespace {
 
 ABSL_CONST_INIT sync::Mutex arena_allocator_mu(absl::kConstInit);
+const bool fork_registered =
+    RegisterForkLock(&arena_allocator_mu, ForkRank::kArenaAllocator);
 ABSL_CONST_INIT ArenaAllocator installed ABSL_GUARDED_BY(arena_allocator_mu) =
     kMmapArenaAllocator;
 

@@ -4,11 +4,17 @@
 
 #include <new>
 
+#include "alloc/fork.h"
 #include "sync/mutex_lock.h"
 
 namespace interpheap::alloc {
 
 ABSL_CONST_INIT internal::ArenaMapStorage internal::arena_map_storage;
+
+namespace {
+const bool fork_registered =
+    RegisterForkLock(&ArenaMap::Global().lock_for_fork(), ForkRank::kArenaMap);
+}  // namespace
 
 ArenaMap::Entry* ArenaMap::EntryLocked(std::uintptr_t address, bool create) {
   if ((address >> kAddressBits) != 0) return nullptr;

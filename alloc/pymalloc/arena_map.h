@@ -106,6 +106,10 @@ class ArenaMap {
   // Forgets the arena at `base`.
   void Unregister(std::uintptr_t base) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The lock of Register and Unregister, for the fork handlers
+  // (alloc/fork.h) only.
+  sync::Mutex& lock_for_fork() const ABSL_LOCK_RETURNED(mu_) { return mu_; }
+
   // Leaves allocated so far (each kLeafBytes).
   std::size_t leaf_count() const ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -1,74 +1,39 @@
 #include "alloc/pymalloc/pymalloc.h"
 
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
-#include "absl/base/const_init.h"
 #include "absl/base/optimization.h"
-#include "absl/strings/str_format.h"
 #include "alloc/domain.h"
 #include "alloc/external/memcheck.h"
 #include "alloc/fatal.h"
-#include "alloc/pymalloc/stats.h"
-#include "sync/mutex_lock.h"
+#include "alloc/pymalloc/heap_registry.h"
 
 namespace interpheap::alloc {
 namespace {
-
-// Live heaps, for global counts.
-ABSL_CONST_INIT sync::Mutex registry_mu(absl::kConstInit);
-ABSL_CONST_INIT std::atomic<std::int64_t> leaked_blocks{0};
-// Raw fallback counts of released heaps (signed: see AllocatedBlocks()).
-ABSL_CONST_INIT std::atomic<std::int64_t> released_raw_blocks{0};
-
-// Live heaps are few (one per interpreter with its own heap); a fixed array,
-// searched linearly under registry_mu, needs no allocation.
-constexpr int kMaxRegisteredHeaps = 4096;
-Heap* registered_heaps[kMaxRegisteredHeaps] ABSL_GUARDED_BY(registry_mu);
-int registered_count ABSL_GUARDED_BY(registry_mu) = 0;
-
-void RegisterHeap(Heap* heap) {
-  sync::MutexLock lock(&registry_mu);
-  if (registered_count < kMaxRegisteredHeaps) {
-    registered_heaps[registered_count++] = heap;
-  }
-}
-
-void UnregisterHeap(Heap* heap) {
-  sync::MutexLock lock(&registry_mu);
-  for (int i = 0; i < registered_count; ++i) {
-    if (registered_heaps[i] == heap) {
-      registered_heaps[i] = registered_heaps[--registered_count];
-      return;
-    }
-  }
-}
 
 std::uint64_t NextHeapSerial() {
   ABSL_CONST_INIT static std::atomic<std::uint64_t> next{1};
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
+ABSL_CONST_INIT std::atomic<NewArenaObserver> new_arena_observer{nullptr};
+
 constexpr std::size_t kRequestedTableBytes =
     (kArenaSize >> kAlignmentShift) * sizeof(std::uint16_t);
 
 }  // namespace
 
-bool MallocStatsRequested() {
-  static const bool requested = [] {
-    const char* value = std::getenv("INTERPHEAP_MALLOCSTATS");
-    return value != nullptr && value[0] != '\0';
-  }();
-  return requested;
-}
-
 namespace internal {
 __thread Heap* current_heap = nullptr;
 }  // namespace internal
+
+void SetNewArenaObserver(NewArenaObserver observer) {
+  new_arena_observer.store(observer, std::memory_order_release);
+}
 
 Heap::Heap(sync::Mutex* guard, std::int64_t owner_id)
     : guard_(guard), owner_id_(owner_id), serial_(NextHeapSerial()) {
@@ -83,18 +48,13 @@ Heap::Heap(sync::Mutex* guard, std::int64_t owner_id)
 
 Heap::~Heap() {
   UnregisterHeap(this);
-  if (arenas_current_ != 0) {
-    FatalError("Heap::~Heap",
-               "a heap with arenas was destroyed; call Release() and keep a "
-               "heap with leaked blocks alive");
-  }
   std::free(arenas_);
 }
 
 // ---- Allocation ----
 
 void* Heap::MallocSlow(std::size_t n) {
-  if (n - 1 >= kSmallRequestThreshold || memcheck::DeclineToRaw()) {
+  if (n - 1 >= kSmallRequestThreshold || memcheck::BypassingPools()) {
     // n == 0 wraps around to SIZE_MAX: both go to the raw domain.
     return RawFallbackMalloc(n);
   }
@@ -110,13 +70,21 @@ void* Heap::MallocSlow(std::size_t n) {
   if (pool != &used_pools_[size_class]) {
     // Under the checkers, or refilled by the drain above.
     block = PopBlock<true>(pool, size_class);
-    if (memcheck::Active()) AnnounceAllocated(block, n);
+    if (memcheck::Watching()) AnnounceAllocated(block, n);
     return block;
+  }
+  if (usable_arenas_ == nullptr) {
+    // A new arena is next. The observer runs here, before any structure
+    // changes, rather than inside NewArena.
+    if (NewArenaObserver observer =
+            new_arena_observer.load(std::memory_order_acquire)) {
+      observer(*this);
+    }
   }
   block = AllocateFromNewPool(size_class);
   if (block == nullptr) return RawFallbackMalloc(n);
-  BumpOwned(blocks_in_pools_, 1);
-  if (memcheck::Active()) AnnounceAllocated(block, n);
+  GuardedAdd(blocks_in_pools_, 1);
+  if (memcheck::Watching()) AnnounceAllocated(block, n);
   return block;
 }
 
@@ -146,7 +114,7 @@ std::size_t Heap::RequestedSize(const void* block) {
 
 void Heap::ReleaseArenaMemory(ArenaObject& arena) {
   ArenaMap::Global().Unregister(arena.address);
-  if (memcheck::Active()) {
+  if (memcheck::Watching()) {
     memcheck::ArenaReleased(reinterpret_cast<void*>(arena.address), kArenaSize);
   }
   arena.allocator.free(arena.allocator.ctx,
@@ -160,7 +128,7 @@ void Heap::ReleaseArenaMemory(ArenaObject& arena) {
 
 void* Heap::RawFallbackMalloc(std::size_t n) {
   void* p = alloc::Malloc(Domain::kRaw, n);
-  if (p != nullptr) BumpOwned(raw_blocks_, 1);
+  if (p != nullptr) GuardedAdd(raw_blocks_, 1);
   return p;
 }
 
@@ -186,7 +154,7 @@ void* Heap::AllocateFromNewPool(int size_class) {
     arena->free_pools = pool->next;
   } else {
     pool = reinterpret_cast<PoolHeader*>(arena->carve_address);
-    if (memcheck::Active()) memcheck::PoolHeaderCarved(pool, kPoolOverhead);
+    if (memcheck::Watching()) memcheck::PoolHeaderCarved(pool, kPoolOverhead);
     pool->arena_index = static_cast<std::uint32_t>(arena - arenas_);
     pool->size_class = UINT32_MAX;  // never used: no free list to reuse
     arena->carve_address += kPoolSize;
@@ -224,10 +192,6 @@ void* Heap::AllocateFromNewPool(int size_class) {
 }
 
 ArenaObject* Heap::NewArena() {
-  if (MallocStatsRequested()) {
-    // As CPython: the table is printed before the new arena exists.
-    WriteStatsText(Stats(), STDERR_FILENO);
-  }
   if (unused_arena_slots_ == nullptr) {
     // Double the slots. Pools refer to arenas by index, and this runs only
     // when no arena has a free pool (usable_arenas_ and last_with_free_ are
@@ -270,7 +234,7 @@ ArenaObject* Heap::NewArena() {
   }
   arena->total_pool_count = arena->free_pool_count;
   arena->requested_sizes = nullptr;
-  if (memcheck::Active()) {
+  if (memcheck::Watching()) {
     memcheck::ArenaCreated(address, kArenaSize);
     void* table = mmap(nullptr, kRequestedTableBytes, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -279,7 +243,7 @@ ArenaObject* Heap::NewArena() {
     }
   }
   ++arenas_current_;
-  arenas_mirror_.store(arenas_current_, std::memory_order_relaxed);
+  arenas_current_for_readers_.store(arenas_current_, std::memory_order_relaxed);
   ++arenas_allocated_total_;
   if (arenas_current_ > arenas_highwater_) arenas_highwater_ = arenas_current_;
   return arena;
@@ -289,7 +253,7 @@ void* Heap::Calloc(std::size_t nelem, std::size_t elsize) {
   const std::size_t n = nelem * elsize;  // the domain checked overflow
   if (n - 1 >= kSmallRequestThreshold) {
     void* p = alloc::Calloc(Domain::kRaw, nelem, elsize);
-    if (p != nullptr) BumpOwned(raw_blocks_, 1);
+    if (p != nullptr) GuardedAdd(raw_blocks_, 1);
     return p;
   }
   void* p = Malloc(n);
@@ -303,7 +267,7 @@ void Heap::FreeSlow(void* p, Heap* owner) {
   if (p == nullptr) return;
   if (owner == this) {
     // Here under the checkers only: the fast path took every other case.
-    if (memcheck::Active()) {
+    if (memcheck::Watching()) {
       memcheck::BlockFreed(
           p, BlockSizeOf(static_cast<int>(PoolOf(p)->size_class)));
     }
@@ -315,7 +279,7 @@ void Heap::FreeSlow(void* p, Heap* owner) {
     return;
   }
   alloc::Free(Domain::kRaw, p);
-  BumpOwned(raw_blocks_, -1);
+  GuardedAdd(raw_blocks_, -1);
 }
 
 void Heap::PoolBecameEmpty(PoolHeader* pool) {
@@ -350,7 +314,8 @@ void Heap::PoolBecameEmpty(PoolHeader* pool) {
     arena->next = unused_arena_slots_;
     unused_arena_slots_ = arena;
     --arenas_current_;
-    arenas_mirror_.store(arenas_current_, std::memory_order_relaxed);
+    arenas_current_for_readers_.store(arenas_current_,
+                                      std::memory_order_relaxed);
     return;
   }
 
@@ -382,37 +347,6 @@ void Heap::PoolBecameEmpty(PoolHeader* pool) {
   rightmost_old->next = arena;
 }
 
-void Heap::PushRemoteFree(void* p) {
-  auto* block = static_cast<FreeBlock*>(p);
-  if (memcheck::Active()) {
-    // Freed for the checkers now, although the owner recycles it later.
-    memcheck::BlockFreed(p,
-                         BlockSizeOf(static_cast<int>(PoolOf(p)->size_class)));
-  }
-  FreeBlock* head = remote_free_head_.load(std::memory_order_relaxed);
-  do {
-    WriteLink<true>(block, head);
-  } while (!remote_free_head_.compare_exchange_weak(
-      head, block, std::memory_order_release, std::memory_order_relaxed));
-  remote_pending_.fetch_add(1, std::memory_order_relaxed);
-  remote_frees_.fetch_add(1, std::memory_order_relaxed);
-}
-
-void Heap::DrainRemoteFrees() {
-  FreeBlock* block =
-      remote_free_head_.exchange(nullptr, std::memory_order_acquire);
-  std::int64_t drained = 0;
-  while (block != nullptr) {
-    FreeBlock* next = ReadLink<true>(block);
-    PushBlock<true>(block);
-    block = next;
-    ++drained;
-  }
-  if (drained != 0) {
-    remote_pending_.fetch_sub(drained, std::memory_order_relaxed);
-  }
-}
-
 // ---- Realloc ----
 
 void* Heap::Realloc(void* p, std::size_t n) {
@@ -424,10 +358,10 @@ void* Heap::Realloc(void* p, std::size_t n) {
   }
   std::size_t keep = BlockSizeOf(static_cast<int>(PoolOf(p)->size_class));
   const std::size_t block_size = keep;
-  if (owner == this && n <= keep && !memcheck::DeclineToRaw()) {
+  if (owner == this && n <= keep && !memcheck::BypassingPools()) {
     // Shrinking or the same class: stay unless less than 3/4 would be used.
     if (4 * n > 3 * keep) {
-      if (memcheck::Active()) {
+      if (memcheck::Watching()) {
         memcheck::BlockResized(p, block_size, n, std::min(n, RequestedSize(p)));
         SetRequestedSize(p, n);
       }
@@ -437,7 +371,7 @@ void* Heap::Realloc(void* p, std::size_t n) {
   if (n < keep) keep = n;
   void* moved = Malloc(n);
   if (moved == nullptr) return nullptr;
-  if (memcheck::Active()) {
+  if (memcheck::Watching()) {
     // The bytes beyond what was requested are off limits to the checkers:
     // copy only what the caller may have written. (A block of another heap
     // has no table here: its whole block is opened instead.)
@@ -449,7 +383,7 @@ void* Heap::Realloc(void* p, std::size_t n) {
   }
   std::memcpy(moved, p, keep);
   if (owner == this) {
-    if (memcheck::Active()) memcheck::BlockFreed(p, block_size);
+    if (memcheck::Watching()) memcheck::BlockFreed(p, block_size);
     PushBlock<true>(p);
   } else {
     owner->PushRemoteFree(p);
@@ -457,220 +391,16 @@ void* Heap::Realloc(void* p, std::size_t n) {
   return moved;
 }
 
-// ---- Counts, release, validation ----
+// ---- The end of a heap (the rest is in remote_free.cc) ----
 
-std::int64_t Heap::AllocatedBlocks() {
-  DrainRemoteFrees();
-  return blocks_in_pools_.load(std::memory_order_relaxed) +
-         raw_blocks_.load(std::memory_order_relaxed);
-}
-
-std::int64_t Heap::PoolBlocks() {
-  DrainRemoteFrees();
-  return blocks_in_pools_.load(std::memory_order_relaxed);
-}
-
-std::int64_t Heap::AllocatedBlocksRelaxed() const {
-  return blocks_in_pools_.load(std::memory_order_relaxed) +
-         raw_blocks_.load(std::memory_order_relaxed) -
-         remote_pending_.load(std::memory_order_relaxed);
-}
-
-std::int64_t Heap::Release() {
-  const std::int64_t live = PoolBlocks();
-  UnregisterHeap(this);
-  released_raw_blocks.fetch_add(raw_blocks_.load(std::memory_order_relaxed),
-                                std::memory_order_relaxed);
-  if (live != 0) {
-    AddLeakedBlocks(live);
-    return live;
-  }
+void Heap::ReleaseAllArenas() {
   for (std::uint32_t i = 0; i < arena_slots_; ++i) {
     ArenaObject& arena = arenas_[i];
     if (arena.address == 0) continue;
     ReleaseArenaMemory(arena);
     --arenas_current_;
   }
-  arenas_mirror_.store(arenas_current_, std::memory_order_relaxed);
-  std::free(arenas_);
-  arenas_ = nullptr;
-  arena_slots_ = 0;
-  unused_arena_slots_ = nullptr;
-  usable_arenas_ = nullptr;
-  for (ArenaObject*& slot : last_with_free_) slot = nullptr;
-  for (PoolHeader& sentinel : used_pools_) {
-    sentinel.next = &sentinel;
-    sentinel.prev = &sentinel;
-  }
-  return 0;
-}
-
-HeapStats Heap::Stats() {
-  DrainRemoteFrees();
-  HeapStats stats;
-  for (std::uint32_t i = 0; i < arena_slots_; ++i) {
-    const ArenaObject& arena = arenas_[i];
-    if (arena.address == 0) continue;
-    stats.free_pools += arena.free_pool_count;
-    std::uintptr_t base = arena.address;
-    if ((base & (kPoolSize - 1)) != 0) {
-      stats.arena_alignment_bytes += kPoolSize;
-      base = (base & ~(kPoolSize - 1)) + kPoolSize;
-    }
-    for (; base < arena.carve_address; base += kPoolSize) {
-      const auto* pool = reinterpret_cast<const PoolHeader*>(base);
-      if (pool->ref_count == 0) continue;
-      const int c = static_cast<int>(pool->size_class);
-      ++stats.pools[c];
-      stats.blocks_in_use[c] += pool->ref_count;
-      stats.blocks_available[c] += BlocksPerPool(c) - pool->ref_count;
-    }
-  }
-  stats.arenas_allocated_total = arenas_allocated_total_;
-  stats.arenas_current = arenas_current_;
-  stats.arenas_highwater = arenas_highwater_;
-  stats.map_leaf_count = ArenaMap::Global().leaf_count();
-  return stats;
-}
-
-absl::Status Heap::Validate() const {
-  std::int64_t in_pools = 0;
-  std::uint32_t usable_seen = 0;
-  for (std::uint32_t i = 0; i < arena_slots_; ++i) {
-    const ArenaObject& arena = arenas_[i];
-    if (arena.address == 0) continue;
-    std::uint32_t listed_free = 0;
-    for (const PoolHeader* p = arena.free_pools; p != nullptr; p = p->next) {
-      if (p->ref_count != 0) {
-        return absl::InternalError(
-            absl::StrFormat("arena %d: pool %p in free_pools has %d blocks", i,
-                            p, p->ref_count));
-      }
-      ++listed_free;
-    }
-    std::uint32_t uncarved = 0;
-    for (std::uintptr_t a = arena.carve_address;
-         a + kPoolSize <= arena.address + kArenaSize; a += kPoolSize) {
-      ++uncarved;
-    }
-    if (arena.free_pool_count != listed_free + uncarved) {
-      return absl::InternalError(absl::StrFormat(
-          "arena %d: free_pool_count %d != %d listed + %d uncarved", i,
-          arena.free_pool_count, listed_free, uncarved));
-    }
-    std::uintptr_t base = arena.address;
-    if ((base & (kPoolSize - 1)) != 0) {
-      base = (base & ~(kPoolSize - 1)) + kPoolSize;
-    }
-    for (; base < arena.carve_address; base += kPoolSize) {
-      const auto* pool = reinterpret_cast<const PoolHeader*>(base);
-      in_pools += pool->ref_count;
-      if (pool->arena_index != i) {
-        return absl::InternalError(
-            absl::StrFormat("pool %p: arena_index %d, expected %d", pool,
-                            pool->arena_index, i));
-      }
-    }
-  }
-  std::uint32_t previous_count = 0;
-  for (const ArenaObject* a = usable_arenas_; a != nullptr; a = a->next) {
-    ++usable_seen;
-    if (a->free_pool_count < previous_count || a->free_pool_count == 0) {
-      return absl::InternalError(
-          "usable_arenas_ is not ascending by free_pool_count");
-    }
-    if (a->next != nullptr && a->next->prev != a) {
-      return absl::InternalError("usable_arenas_ links are broken");
-    }
-    const bool rightmost =
-        a->next == nullptr || a->next->free_pool_count != a->free_pool_count;
-    if (rightmost != (last_with_free_[a->free_pool_count] == a)) {
-      return absl::InternalError(absl::StrFormat(
-          "last_with_free_[%d] does not point at the rightmost arena",
-          a->free_pool_count));
-    }
-    previous_count = a->free_pool_count;
-  }
-  for (int k = 0; k <= kPoolsPerArena; ++k) {
-    const ArenaObject* a = last_with_free_[k];
-    if (a != nullptr && (a->free_pool_count != static_cast<std::uint32_t>(k) ||
-                         a->address == 0)) {
-      return absl::InternalError(
-          absl::StrFormat("last_with_free_[%d] points at a wrong arena", k));
-    }
-  }
-  (void)usable_seen;
-  const std::int64_t pending = remote_pending_.load(std::memory_order_relaxed);
-  if (in_pools != blocks_in_pools_.load(std::memory_order_relaxed)) {
-    return absl::InternalError(absl::StrFormat(
-        "blocks_in_pools_ %d != %d counted in pools (%d remote frees "
-        "pending)",
-        blocks_in_pools_.load(), in_pools, pending));
-  }
-  return absl::OkStatus();
-}
-
-// ---- The allocator of the mem and obj domains ----
-
-namespace {
-
-Heap* RequireHeap(const char* function) {
-  Heap* heap = internal::current_heap;
-  if (ABSL_PREDICT_FALSE(heap == nullptr)) {
-    FatalError(function,
-               "the mem/obj allocator was called by a thread that is not "
-               "attached to an interpreter");
-  }
-  heap->guard().AssumeHeld();
-  return heap;
-}
-
-void* PymallocMalloc(void*, std::size_t n) {
-  Heap* heap = RequireHeap("pymalloc malloc");
-  heap->guard().AssumeHeld();
-  return heap->Malloc(n);
-}
-
-void* PymallocCalloc(void*, std::size_t nelem, std::size_t elsize) {
-  Heap* heap = RequireHeap("pymalloc calloc");
-  heap->guard().AssumeHeld();
-  return heap->Calloc(nelem, elsize);
-}
-
-void* PymallocRealloc(void*, void* p, std::size_t n) {
-  Heap* heap = RequireHeap("pymalloc realloc");
-  heap->guard().AssumeHeld();
-  return heap->Realloc(p, n);
-}
-
-void PymallocFree(void*, void* p) {
-  if (p == nullptr) return;
-  Heap* heap = RequireHeap("pymalloc free");
-  heap->guard().AssumeHeld();
-  heap->Free(p);
-}
-
-}  // namespace
-
-const ih_allocator_t kPymallocAllocator = {
-    nullptr, PymallocMalloc, PymallocCalloc, PymallocRealloc, PymallocFree};
-
-std::int64_t GlobalAllocatedBlocks() {
-  std::int64_t total =
-      LeakedBlocks() + released_raw_blocks.load(std::memory_order_relaxed);
-  sync::MutexLock lock(&registry_mu);
-  for (int i = 0; i < registered_count; ++i) {
-    total += registered_heaps[i]->AllocatedBlocksRelaxed();
-  }
-  return total;
-}
-
-std::int64_t LeakedBlocks() {
-  return leaked_blocks.load(std::memory_order_relaxed);
-}
-
-void AddLeakedBlocks(std::int64_t n) {
-  leaked_blocks.fetch_add(n, std::memory_order_relaxed);
+  arenas_current_for_readers_.store(arenas_current_, std::memory_order_relaxed);
 }
 
 }  // namespace interpheap::alloc

@@ -50,7 +50,64 @@
 // registered with its heap. Freeing or reallocating a block of another heap
 // (another interpreter's) never touches that heap's pools: the block is pushed
 // on the owner's lock-free remote-free list, which the owner drains under its
-// own lock (on its allocation slow path, on counts and stats, at destroy).
+// own lock (on its allocation slow path, before Runtime's stats, at retire).
+//
+// Synchronization (other files point here). Each rule names the test that
+// parks a thread in its window.
+//
+//   Who may touch a heap. Its structure (pools, arenas, free lists, the
+//   guarded fields) only under its guard: the lock of the interpreter(s)
+//   using it, held by the attached thread; an orphan's guard is
+//   OrphanLock(). Any other thread reaches a heap only through
+//   PushRemoteFree() (a block of it freed or reallocated elsewhere) and the
+//   relaxed counters. (tests/interp/lifetime_test: *Destroy*)
+//
+//   The remote-free protocol. A freeing thread holds a live block `p` of
+//   heap H, so H cannot be freed before p is published. It (1) raises
+//   remote_pending_ and remote_frees_, (2) raises the in-flight count in
+//   push_state_, (3) publishes p with a release CAS on remote_free_head_,
+//   (4) leaves: lowers the in-flight count with a CAS that fails if H has
+//   been orphaned meanwhile. After a successful (4) it touches nothing of H.
+//   Counters come before publication so that a heap retired in between
+//   counts p as freed, not leaked (HeapLifetimeTest.
+//   RemoteFreeParkedBeforePublishingIsNotALeak parks at step 2), and the
+//   in-flight count keeps H alive from (3) to (4) (HeapLifetimeTest.
+//   RemoteFreeParkedAfterPublishingOutlivesOwnerDestroy parks at step 3;
+//   it was a heap-use-after-free under ASan). The owner drains with an
+//   acquire exchange under its guard.
+//
+//   How long a heap lives. Retire() (interpreter destroyed) takes the
+//   orphan lock, switches the guard to it, sets the orphan bit, drains, and
+//   frees the heap at once if no pool block is live and no push is in
+//   flight. Otherwise the heap is an orphan: still registered (counted in
+//   GlobalAllocatedBlocks() and LeakedBlocks(), reachable for
+//   LeakSanitizer), its arenas mapped. A pusher that finds the orphan bit
+//   when it leaves drains the orphan under the orphan lock and frees it if
+//   its last block just came home and no other push is in flight: exactly
+//   one thread frees it, and only under the orphan lock. (HeapLifetimeTest.
+//   LeakedBlocksFreedLaterKeepCountsExactAndFreeArenas.)
+//
+//   Inspection never changes structure. Counts subtract pending remote
+//   frees instead of draining; Stats() and Validate() only read; the
+//   NewArenaObserver runs before any structure change. (HeapLifetimeTest.
+//   StatsGatheredBeforeNewArenaChangeNothing hands a block back from inside
+//   the observer.)
+//
+//   Lock order (README "Lock order"): interpreter lock (at most one per
+//   thread: destroy takes none) -> runtime lock -> allocator table lock ->
+//   orphan lock -> arena allocator lock -> arena map lock -> heap registry
+//   lock -> tracemalloc's table lock. (LifetimeTest.
+//   EveryDestroySequenceFromEveryAttachmentWorks.)
+//
+//   Fork. alloc/fork.h takes every lock of the order above but interpreter
+//   locks before fork() and releases them in parent and child
+//   (tests/alloc/fork_test).
+//
+// Files: pymalloc.cc (allocation, free, realloc, pools and arenas, retire),
+// remote_free.cc (the remote-free protocol), heap_inspection.cc (counts,
+// stats numbers, Validate; never changes structure), heap_registry.h (live
+// heaps and the global counts), pymalloc_allocator.h (the mem/obj entry
+// points), stats.h (the stats table and INTERPHEAP_MALLOCSTATS).
 //
 // Invariants (checked by Heap::Validate()):
 //   blocks_in_pools_ == sum of ref_count over carved pools of every arena
@@ -58,6 +115,7 @@
 //   arena.free_pool_count == pools in free_pools + uncarved pools
 //   usable_arenas_ is ascending by free_pool_count, and last_with_free_[k]
 //     is its rightmost arena with k free pools (nullptr when there is none)
+//   usable_arenas_ holds exactly the arenas with free_pool_count > 0
 
 #ifndef INTERPHEAP_ALLOC_PYMALLOC_PYMALLOC_H_
 #define INTERPHEAP_ALLOC_PYMALLOC_PYMALLOC_H_
@@ -74,6 +132,7 @@
 #include "alloc/external/memcheck.h"
 #include "alloc/pymalloc/arena_allocator.h"
 #include "alloc/pymalloc/arena_map.h"
+#include "alloc/pymalloc/heap_registry.h"
 #include "sync/mutex.h"
 
 namespace interpheap::alloc {
@@ -168,9 +227,9 @@ struct HeapStats {
 class Heap {
  public:
   // `guard` is the lock of every interpreter using this heap. `owner_id` is
-  // the owning interpreter's id, for diagnostics.
+  // the owning interpreter's id, for diagnostics. A heap is never deleted
+  // directly: Retire() ends it (see "Synchronization").
   Heap(sync::Mutex* guard, std::int64_t owner_id);
-  ~Heap();
   Heap(const Heap&) = delete;
   Heap& operator=(const Heap&) = delete;
 
@@ -193,16 +252,17 @@ class Heap {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // Blocks allocated through this heap and not freed: pool blocks plus raw
-  // fallback blocks. Drains the remote-free list first. Pool blocks are
+  // fallback blocks; blocks handed back but not drained yet count as freed.
+  // Never changes the heap's structure. Pool blocks are
   // exact wherever they are freed; a raw fallback block (0 or > 512 bytes)
   // has no owner record, so it is counted by the interpreter that frees it,
   // as CPython does: when such blocks cross interpreters the per-heap
   // numbers shift between heaps while their sum (GlobalAllocatedBlocks)
   // stays exact.
-  std::int64_t AllocatedBlocks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  std::int64_t AllocatedBlocks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
-  // Pool blocks only: exact per heap. Drains the remote-free list first.
-  std::int64_t PoolBlocks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Pool blocks only: exact per heap.
+  std::int64_t PoolBlocks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // The same, without the lock: exact when the heap is quiescent, a close
   // estimate while its interpreter runs. For global counts.
@@ -211,7 +271,7 @@ class Heap {
   // Arenas this heap holds now, readable from any thread (for progress
   // displays; exact when the heap is quiescent).
   std::size_t arenas_current_relaxed() const {
-    return arenas_mirror_.load(std::memory_order_relaxed);
+    return arenas_current_for_readers_.load(std::memory_order_relaxed);
   }
 
   // Remote frees received so far (blocks handed back by other heaps).
@@ -222,23 +282,84 @@ class Heap {
   // Frees the blocks other heaps handed back.
   void DrainRemoteFrees() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
-  // Called when the interpreter goes away. Returns the number of live pool
-  // blocks, which are added to LeakedBlocks(). With none, every arena goes
-  // back through its arena allocator; with some, the arenas stay (leaked
-  // pointers remain valid) and the heap object must be kept alive by the
-  // caller. The raw fallback count moves to the global count.
-  std::int64_t Release() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // What Retire() found.
+  struct RetireResult {
+    // Pool blocks live when the heap was retired (a free in flight at that
+    // moment is not one): they are added to LeakedBlocks() until they come
+    // home. 0 with no free in flight: the heap was freed at once.
+    std::int64_t leaked_blocks;
+  };
+  // Ends the heap when its interpreter is destroyed, instead of `delete`:
+  // drains its remote frees and moves its raw fallback count to the global
+  // count. With no live pool block and no remote free in flight the heap is
+  // freed now, its arenas returned through their arena allocators.
+  // Otherwise it becomes an orphan, guarded by the orphan lock from now on:
+  // its arenas stay mapped (leaked pointers remain valid), blocks freed into
+  // it later are drained at once by the freeing thread, and the thread that
+  // brings its last block home frees it. `heap` must not be used after.
+  // Requires: the heap is quiescent: no thread has it as its current heap,
+  // and the caller synchronized with the last one that had (it read the
+  // interpreter's attached-thread count, acquire, after that thread's
+  // detach).
+  [[nodiscard]] static RetireResult Retire(Heap* heap)
+      ABSL_LOCKS_EXCLUDED(OrphanLock());
 
-  HeapStats Stats() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // The lock of every orphaned heap (see Retire()). Lock order: after any
+  // interpreter lock, before the arena map's and the heap registry's.
+  static sync::Mutex& OrphanLock();
+
+  // True once the heap is retired with live blocks or a free in flight.
+  bool orphaned() const {
+    return (push_state_.load(std::memory_order_acquire) & kOrphaned) != 0;
+  }
+
+  // The stats table's numbers. Reads only: never drains or changes the
+  // heap's structure, so it is safe from a NewArenaObserver. Blocks handed
+  // back but not drained yet still count as in use (drain first, as
+  // Runtime::CurrentHeapStats() does, for exact numbers).
+  HeapStats Stats() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // Checks the invariants in the file comment; the first violation found.
   absl::Status Validate() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // Hands `p`, a block of this heap, back from another thread or heap.
-  // Lock-free; any thread.
-  void PushRemoteFree(void* p);
+  // Lock-free, any thread, unless the heap is an orphan: then the calling
+  // thread also drains it under OrphanLock() and frees it if `p` was its
+  // last block. The remote-free protocol is in "Synchronization".
+  void PushRemoteFree(void* p) ABSL_LOCKS_EXCLUDED(OrphanLock());
+
+  // Test-only seam: where PushRemoteFree can park a thread.
+  enum class RemoteFreeStep {
+    kCounted,    // counters raised, the block not yet published
+    kPublished,  // the block is on the list; the push is still in flight
+  };
+  using RemoteFreeSeam = void (*)(RemoteFreeStep step, void* block);
+  // nullptr (the default) in production; tests set it to park a thread.
+  static void SetRemoteFreeSeamForTesting(RemoteFreeSeam seam);
 
  private:
+  friend void RegisterHeap(Heap* heap);
+  friend void UnregisterHeap(Heap* heap);
+  friend std::int64_t GlobalAllocatedBlocks();
+  friend std::int64_t LeakedBlocks();
+
+  ~Heap();
+
+  // push_state_: bit 0 is set by Retire() when the heap becomes an orphan;
+  // the rest counts remote frees in flight, kPushInFlight each.
+  static constexpr std::uint64_t kOrphaned = 1;
+  static constexpr std::uint64_t kPushInFlight = 2;
+
+  // The end of a remote free: leaves the in-flight count. An orphan's
+  // pusher leaves under OrphanLock() and reclaims the orphan if empty.
+  void LeaveRemoteFree() ABSL_LOCKS_EXCLUDED(OrphanLock());
+  // Drains an orphan, and frees it when no pool block is live and no push
+  // is in flight. Returns true if it freed the heap.
+  static bool ReclaimIfEmptyLocked(Heap* heap)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(OrphanLock());
+  // Returns every arena through its arena allocator.
+  void ReleaseAllArenas() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+
   // Everything Malloc's and Free's inline fast paths leave out: sizes for
   // the raw domain, full or empty pools, new pools and arenas, blocks of
   // other heaps, and the checkers' bookkeeping (alloc/external/memcheck.h).
@@ -251,35 +372,37 @@ class Heap {
 
   // Takes a block from `pool`, a used pool of `size_class`: carves the next
   // block when the free list runs out, unlinks the pool when it is full.
-  // kChecked: the checkers (alloc/external/memcheck.h) are watching; the fast
-  // paths use the unchecked instance, everything else the checked one.
-  template <bool kChecked>
+  // kMayBeWatched: the checkers (alloc/external/memcheck.h) may be watching,
+  // so the link word is opened for them around each access; the inline fast
+  // paths (taken only when they are not) use the false instance.
+  template <bool kMayBeWatched>
   void* PopBlock(PoolHeader* pool, int size_class)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   // Gives `p`, one of this heap's pool blocks, back to its pool: a full
   // pool goes back to the front of its class list, an emptied one to its
   // arena (PoolBecameEmpty).
-  template <bool kChecked>
+  template <bool kMayBeWatched>
   void PushBlock(void* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   // A free block's link word, opened for the checkers only while pymalloc
   // reads or writes it.
-  template <bool kChecked>
+  template <bool kMayBeWatched>
   static FreeBlock* ReadLink(FreeBlock* block) {
-    if (kChecked && memcheck::Active()) memcheck::OpenLink(block);
+    if (kMayBeWatched && memcheck::Watching()) memcheck::OpenLink(block);
     FreeBlock* next = block->next;
-    if (kChecked && memcheck::Active()) memcheck::CloseLink(block);
+    if (kMayBeWatched && memcheck::Watching()) memcheck::CloseLink(block);
     return next;
   }
-  template <bool kChecked>
+  template <bool kMayBeWatched>
   static void WriteLink(FreeBlock* block, FreeBlock* next) {
-    if (kChecked && memcheck::Active()) memcheck::OpenLink(block);
+    if (kMayBeWatched && memcheck::Watching()) memcheck::OpenLink(block);
     block->next = next;
-    if (kChecked && memcheck::Active()) memcheck::CloseLink(block);
+    if (kMayBeWatched && memcheck::Watching()) memcheck::CloseLink(block);
   }
-  // Owner-only counter update: the guard serializes writers, so a plain
-  // load and store suffice (no read-modify-write); readers load relaxed.
-  static void BumpOwned(std::atomic<std::int64_t>& counter,
-                        std::int64_t delta) {
+  // Adds to a counter that only the guard holder writes: the guard
+  // serializes writers, so a plain load and store suffice (no
+  // read-modify-write); readers on other threads load relaxed.
+  static void GuardedAdd(std::atomic<std::int64_t>& counter,
+                         std::int64_t delta) {
     counter.store(counter.load(std::memory_order_relaxed) + delta,
                   std::memory_order_relaxed);
   }
@@ -303,7 +426,9 @@ class Heap {
                                          ~(kPoolSize - 1));
   }
 
-  sync::Mutex* const guard_;
+  // The owning interpreter's lock; OrphanLock() once the heap is an orphan
+  // (switched by Retire(), which holds both: the heap is quiescent).
+  sync::Mutex* guard_;
   const std::int64_t owner_id_;
   const std::uint64_t serial_;
 
@@ -323,31 +448,41 @@ class Heap {
   // needed); read relaxed by AllocatedBlocksRelaxed() from any thread.
   std::atomic<std::int64_t> blocks_in_pools_{0};
   std::atomic<std::int64_t> raw_blocks_{0};
-  std::atomic<std::size_t> arenas_mirror_{0};  // == arenas_current_
+  // A copy of arenas_current_ for readers without the guard.
+  std::atomic<std::size_t> arenas_current_for_readers_{0};
 
   // Other heaps' threads push here; on its own cache line so that pushes do
   // not slow the owner's hot fields.
   alignas(64) std::atomic<FreeBlock*> remote_free_head_{nullptr};
+  // Raised by a pusher before it publishes its block (so that a heap
+  // retired meanwhile counts it as freed, not leaked), lowered by the drain.
   std::atomic<std::int64_t> remote_pending_{0};
   std::atomic<std::int64_t> remote_frees_{0};
+  // kOrphaned | in-flight pushes * kPushInFlight (see Retire()).
+  std::atomic<std::uint64_t> push_state_{0};
+
+  // Links of the heap registry (alloc/pymalloc/heap_registry.cc), guarded
+  // by its lock.
+  Heap* registry_prev_ = nullptr;
+  Heap* registry_next_ = nullptr;
 };
 
 // The common paths, inline so that the allocator entry points hold them:
 // a block from a used pool, a block back into its pool. New pools and
 // arenas, the raw domain, other heaps' blocks and emptied pools are the
 // out-of-line slow paths'.
-template <bool kChecked>
+template <bool kMayBeWatched>
 inline void* Heap::PopBlock(PoolHeader* pool, int size_class) {
   FreeBlock* block = pool->free_list;
   ++pool->ref_count;
-  FreeBlock* next = ReadLink<kChecked>(block);
+  FreeBlock* next = ReadLink<kMayBeWatched>(block);
   if (ABSL_PREDICT_FALSE(next == nullptr)) {
     if (pool->next_offset <= pool->max_next_offset) {
       // Carve the next never-used block.
       next = reinterpret_cast<FreeBlock*>(reinterpret_cast<char*>(pool) +
                                           pool->next_offset);
       pool->next_offset += static_cast<std::uint32_t>(BlockSizeOf(size_class));
-      WriteLink<kChecked>(next, nullptr);
+      WriteLink<kMayBeWatched>(next, nullptr);
     } else {
       // Full: unlink from the used list.
       pool->prev->next = pool->next;
@@ -355,13 +490,13 @@ inline void* Heap::PopBlock(PoolHeader* pool, int size_class) {
     }
   }
   pool->free_list = next;
-  BumpOwned(blocks_in_pools_, 1);
+  GuardedAdd(blocks_in_pools_, 1);
   return block;
 }
 
 inline void* Heap::Malloc(std::size_t n) {
   if (ABSL_PREDICT_TRUE(n - 1 < kSmallRequestThreshold &&
-                        !memcheck::Checked())) {
+                        !memcheck::FastPathsOff())) {
     const int size_class = SizeClassOf(n);
     PoolHeader* pool = used_pools_[size_class].next;
     if (ABSL_PREDICT_TRUE(pool != &used_pools_[size_class])) {
@@ -371,15 +506,15 @@ inline void* Heap::Malloc(std::size_t n) {
   return MallocSlow(n);
 }
 
-template <bool kChecked>
+template <bool kMayBeWatched>
 inline void Heap::PushBlock(void* p) {
   PoolHeader* pool = PoolOf(p);
   auto* block = static_cast<FreeBlock*>(p);
   FreeBlock* last_free = pool->free_list;
-  WriteLink<kChecked>(block, last_free);
+  WriteLink<kMayBeWatched>(block, last_free);
   pool->free_list = block;
   --pool->ref_count;
-  BumpOwned(blocks_in_pools_, -1);
+  GuardedAdd(blocks_in_pools_, -1);
   if (ABSL_PREDICT_FALSE(last_free == nullptr)) {
     // It was full: back at the front of its class list. (A pool of 31 or
     // more blocks cannot go from full to empty in one free.)
@@ -395,7 +530,7 @@ inline void Heap::PushBlock(void* p) {
 
 inline void Heap::Free(void* p) {
   Heap* owner = ArenaMap::Global().Owner(p);  // nullptr for nullptr
-  if (ABSL_PREDICT_TRUE(owner == this && !memcheck::Checked())) {
+  if (ABSL_PREDICT_TRUE(owner == this && !memcheck::FastPathsOff())) {
     PushBlock<false>(p);
     return;
   }
@@ -414,23 +549,12 @@ inline void SetCurrentHeap(Heap* heap) noexcept {
   internal::current_heap = heap;
 }
 
-// The pymalloc allocator of the mem and obj domains: works on the calling
-// thread's current heap. A call without a current heap is a fatal error.
-extern const ih_allocator_t kPymallocAllocator;
-
-// True when the environment variable INTERPHEAP_MALLOCSTATS is non-empty
-// (read once): the stats table then goes to stderr before each new arena
-// and at finalization.
-bool MallocStatsRequested();
-
-// The sum over live heaps of AllocatedBlocksRelaxed(), plus the blocks
-// leaked by destroyed heaps and their raw fallback counts: exact when the
-// heaps are quiescent.
-std::int64_t GlobalAllocatedBlocks();
-// Pool blocks that were live when their heap was released (never reset).
-std::int64_t LeakedBlocks();
-// Adds to the global leak count (Runtime, when a heap is released).
-void AddLeakedBlocks(std::int64_t n);
+// Called before a heap maps a new arena, from its allocation slow path
+// while the heap's structure is consistent (never from inside a structure
+// change), with the heap's guard held; nullptr (the default) for none. The
+// INTERPHEAP_MALLOCSTATS printer (alloc/pymalloc/stats.h) is one.
+using NewArenaObserver = void (*)(Heap& heap);
+void SetNewArenaObserver(NewArenaObserver observer);
 
 }  // namespace interpheap::alloc
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace interpheap::alloc {
@@ -162,6 +163,20 @@ std::string StatsJson(const HeapStats& stats) {
                 stats.arena_alignment_bytes, stats.map_leaf_count);
   json += tail;
   return json;
+}
+
+bool MallocStatsRequested() {
+  static const bool requested = [] {
+    const char* value = std::getenv("INTERPHEAP_MALLOCSTATS");
+    return value != nullptr && value[0] != '\0';
+  }();
+  return requested;
+}
+
+void PrintStatsIfRequested(Heap& heap) {
+  if (!MallocStatsRequested()) return;
+  heap.guard().AssumeHeld();
+  WriteStatsText(heap.Stats(), STDERR_FILENO);
 }
 
 }  // namespace interpheap::alloc

@@ -30,9 +30,20 @@ namespace interpheap::alloc {
 std::size_t FormatStatsText(const HeapStats& stats, char* buffer,
                             std::size_t size);
 
-// Writes the table to `fd` without allocating (used before each new arena
-// when INTERPHEAP_MALLOCSTATS is set).
+// Writes the table to `fd` without allocating.
 void WriteStatsText(const HeapStats& stats, int fd);
+
+// True when the environment variable INTERPHEAP_MALLOCSTATS is non-empty
+// (read once, at the first new arena): the table then goes to stderr
+// before each new arena (the runtime installs PrintStatsIfRequested as the
+// heaps' NewArenaObserver at initialization) and at finalization.
+bool MallocStatsRequested();
+
+// A NewArenaObserver (alloc/pymalloc/pymalloc.h): when
+// MallocStatsRequested(), writes `heap`'s table to stderr, as CPython does
+// before each new arena.
+// Requires: the caller holds heap.guard().
+void PrintStatsIfRequested(Heap& heap);
 
 // The table as a string.
 std::string StatsText(const HeapStats& stats);

@@ -195,6 +195,18 @@ int main(void) {
   CHECK(ih_runtime_finalize(&status) == IH_FAILED_PRECONDITION);
   CHECK(ih_interp_destroy(sub, &status) == IH_OK);
   CHECK(ih_interp_destroy(sub, &status) == IH_NOT_FOUND);
+  /* A destroyed interpreter's handle stays refused after new ones exist. */
+  ih_interp_t* next = ih_interp_create(NULL, &status);
+  CHECK(next != NULL && next != sub);
+  CHECK(ih_thread_attach(sub, &status) == IH_NOT_FOUND);
+  CHECK(ih_thread_current() == NULL);
+  CHECK(ih_interp_id(sub) == -1);
+  CHECK(ih_interp_destroy(sub, &status) == IH_NOT_FOUND);
+  CHECK(ih_interp_id(next) > 0);
+  CHECK(ih_thread_attach(next, &status) == IH_OK);
+  CHECK(ih_thread_current() == next);
+  CHECK(ih_thread_detach(&status) == IH_OK);
+  CHECK(ih_interp_destroy(next, &status) == IH_OK);
 
   CHECK(ih_runtime_finalize(&status) == IH_OK);
   CHECK(ih_runtime_state() == IH_RUNTIME_FINALIZED);
