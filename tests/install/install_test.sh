@@ -40,7 +40,8 @@ others="$(readelf --dyn-syms -W "${so}" |
   awk '$7 != "UND" && ($5 == "GLOBAL" || $5 == "WEAK") && $7 != "ABS" &&
        $8 !~ /^ih_/ {print $8}')"
 [[ -z "${others}" ]] || fail "exports beyond ih_*: ${others}"
-readelf --dyn-syms -W "${so}" | grep -q " FUNC  *GLOBAL .* ih_obj_malloc@" ||
+readelf --dyn-syms -W "${so}" >"${work}/dynsyms.txt"
+grep -q " FUNC  *GLOBAL .* ih_obj_malloc@" "${work}/dynsyms.txt" ||
   fail "ih_obj_malloc not exported"
 
 # Headers compile alone, as C11 and C++17, with only -I PREFIX/include.
@@ -60,7 +61,9 @@ cc -std=c11 -Wall -Werror "${examples}/hello.c" \
   $(pkg-config --cflags --libs interpheap) -o "${work}/hello_shared"
 "${work}/hello_shared" | tee "${work}/shared.out"
 grep -q "hello: interpheap .* ok" "${work}/shared.out" || fail "shared run"
-ldd "${work}/hello_shared" | grep -q "libinterpheap.so.0 => ${prefix}/lib" ||
+# (ldd to a file: grep -q closing the pipe early would fail the pipeline.)
+ldd "${work}/hello_shared" >"${work}/ldd_shared.txt"
+grep -q "libinterpheap.so.0 => ${prefix}/lib" "${work}/ldd_shared.txt" ||
   fail "not linked against the installed libinterpheap.so.0"
 
 echo "--- cc libinterpheap.a \$(pkg-config --static --libs interpheap)"
@@ -69,7 +72,8 @@ static_libs="$(pkg-config --static --libs interpheap | sed 's/-linterpheap//')"
 cc -std=c11 -Wall -Werror "${examples}/hello.c" \
   $(pkg-config --cflags interpheap) "${prefix}/lib/libinterpheap.a" \
   ${static_libs} -o "${work}/hello_static"
-if ldd "${work}/hello_static" | grep -q libinterpheap; then
+ldd "${work}/hello_static" >"${work}/ldd_static.txt"
+if grep -q libinterpheap "${work}/ldd_static.txt"; then
   fail "the static build still needs libinterpheap.so"
 fi
 env -u LD_LIBRARY_PATH "${work}/hello_static" | tee "${work}/static.out"
@@ -80,7 +84,8 @@ cmake -S "${examples}" -B "${work}/cmake" -DCMAKE_PREFIX_PATH="${prefix}" \
   >"${work}/cmake.log" 2>&1 || { cat "${work}/cmake.log"; fail "cmake"; }
 cmake --build "${work}/cmake" >>"${work}/cmake.log" 2>&1 ||
   { cat "${work}/cmake.log"; fail "cmake --build"; }
-"${work}/cmake/hello" | grep -q "hello: interpheap .* ok" || fail "cmake hello"
+"${work}/cmake/hello" >"${work}/cmake_hello.out"
+grep -q "hello: interpheap .* ok" "${work}/cmake_hello.out" || fail "cmake hello"
 "${work}/cmake/hello_cc" | tee "${work}/cc.out"
 grep -q "hello_cc: interpheap .* ok" "${work}/cc.out" || fail "cmake hello_cc"
 
