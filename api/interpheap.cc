@@ -32,7 +32,8 @@ int Report(const absl::Status& result, ih_status_t* status) {
     status->code = code;
     const size_t n =
         std::min(result.message().size(), sizeof(status->message) - 1);
-    std::memcpy(status->message, result.message().data(), n);
+    // An OK status has an empty message whose data() may be null.
+    if (n > 0) std::memcpy(status->message, result.message().data(), n);
     status->message[n] = '\0';
   }
   return code;

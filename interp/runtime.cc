@@ -252,16 +252,18 @@ absl::Status Runtime::SetupDebugHooks(const alloc::DebugHookOptions& options) {
   return Transition(RuntimeOp::kSetupDebugHooks, [&]() -> absl::Status {
     mu_.AssumeHeld();
     AllocatorTable& table = AllocatorTable::Global();
-    bool any_installed = false;
+    int installed = 0;
     for (alloc::Domain domain : alloc::kAllDomains) {
-      any_installed |= table.AnyLayer(domain, &alloc::IsDebugHook);
+      installed += table.AnyLayer(domain, &alloc::IsDebugHook) ? 1 : 0;
     }
-    if (any_installed &&
+    if (installed > 0 &&
         alloc::GetDebugHookOptions().serial_numbers != options.serial_numbers) {
       return absl::FailedPreconditionError(
           "setup debug hooks refused: serial numbers cannot be switched while "
           "debug hooks are installed (blocks would change layout)");
     }
+    // CPython's PyMem_SetupDebugHooks is idempotent: nothing to do.
+    if (installed == alloc::kDomainCount) return absl::OkStatus();
     if (state() == RuntimeState::kInitialized) {
       const alloc::Allocator* mem_base = nullptr;
       const AllocatorTableSnapshot snapshot = table.Snapshot();
@@ -284,14 +286,25 @@ absl::Status Runtime::SetupDebugHooks(const alloc::DebugHookOptions& options) {
             live));
       }
     }
-    if (!any_installed) alloc::SetDebugHookOptions(options);
+    // All or nothing: a refused wrap unwraps what this call wrapped (still
+    // outermost: the runtime lock is held) and restores the options.
+    const alloc::DebugHookOptions old_options = alloc::GetDebugHookOptions();
+    if (installed == 0) alloc::SetDebugHookOptions(options);
+    bool wrapped[alloc::kDomainCount] = {};
     for (alloc::Domain domain : alloc::kAllDomains) {
       if (table.AnyLayer(domain, &alloc::IsDebugHook)) continue;
-      if (absl::Status s = table.Wrap(domain, alloc::DebugHook(domain),
-                                      alloc::DebugHookPrevious(domain));
-          !s.ok()) {
+      absl::Status s = table.Wrap(domain, alloc::DebugHook(domain),
+                                  alloc::DebugHookPrevious(domain));
+      if (!s.ok()) {
+        for (int j = alloc::kDomainCount - 1; j >= 0; --j) {
+          if (!wrapped[j]) continue;
+          const auto undo = static_cast<alloc::Domain>(j);
+          (void)table.Unwrap(undo, alloc::DebugHook(undo));
+        }
+        alloc::SetDebugHookOptions(old_options);
         return s;
       }
+      wrapped[static_cast<int>(domain)] = true;
     }
     debug_options_for_config_ = alloc::GetDebugHookOptions();
     return absl::OkStatus();

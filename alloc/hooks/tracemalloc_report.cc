@@ -16,7 +16,6 @@
 namespace interpheap::alloc {
 namespace {
 
-
 void WriteFrames(int fd, void* const* frames, std::uint32_t nframes) {
   char line[512];
   char symbol[400];
@@ -83,8 +82,8 @@ void WriteTracebackSection(int fd, const void* p) {
     // corrupted block found inside a tracing hook), skip the traceback.
     if (trace_tables.mu().IsHeldByCurrentThread()) return;
     sync::MutexLock lock(&trace_tables.mu());
-    const TraceEntry* entry =
-        trace_tables.Get(kTraceDefaultDomain, reinterpret_cast<std::uintptr_t>(p));
+    const TraceEntry* entry = trace_tables.Get(
+        kTraceDefaultDomain, reinterpret_cast<std::uintptr_t>(p));
     if (entry == nullptr) return;
     void* const* stored = trace_tables.FramesOf(entry->traceback, &nframes);
     std::memcpy(frames, stored, sizeof(void*) * nframes);

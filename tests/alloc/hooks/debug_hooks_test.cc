@@ -7,8 +7,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -359,6 +362,56 @@ TEST(DebugHooksSetupTest, AfterInitRefusedWhenBlocksCannotBeCounted) {
   EXPECT_NE(status.message().find("does not count mem/obj blocks"),
             std::string::npos);
   testing::ResetRuntime();
+}
+
+// Issue 11 item 1: a refused setup leaves no debug hook on raw or mem.
+TEST(DebugHooksSetupTest, RefusedSetupChangesNothing) {
+  testing::ResetRuntime();
+  interp::RuntimeConfig config;
+  config.allocator = "pymalloc";
+  config.use_environment = false;
+  ASSERT_TRUE(Runtime::Get().PreInitialize(config).ok());
+  static testing::CountingHook hooks[AllocatorTable::kMaxHooks];
+  for (testing::CountingHook& hook : hooks) {
+    ASSERT_TRUE(
+        Runtime::Get()
+            .WrapAllocator(Domain::kObj, hook.allocator(), &hook.previous)
+            .ok());
+  }
+  DebugHookOptions serial;
+  serial.serial_numbers = true;
+  const AllocatorTableSnapshot before = AllocatorTable::Global().Snapshot();
+  absl::Status status = Runtime::Get().SetupDebugHooks(serial);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(status.message(),
+            "wrap refused: the obj domain already has 16 hooks (the maximum)");
+  EXPECT_TRUE(AllocatorTable::Global().Snapshot() == before)
+      << "raw and mem must not keep their debug hooks";
+  EXPECT_FALSE(GetDebugHookOptions().serial_numbers);
+  for (int i = AllocatorTable::kMaxHooks - 1; i >= 0; --i) {
+    ASSERT_TRUE(Runtime::Get()
+                    .UnwrapAllocator(Domain::kObj, hooks[i].allocator())
+                    .ok());
+  }
+  testing::ResetRuntime();
+}
+
+// Issue 11 item 3: after initialization, setting up hooks that a *_debug
+// configuration already installed succeeds and changes nothing, as
+// CPython's PyMem_SetupDebugHooks.
+TEST(DebugHooksSetupTest, AfterInitIdempotentUnderDebugConfigurations) {
+  for (const char* name :
+       {"malloc_debug", "pymalloc_debug", "mimalloc_debug"}) {
+    if (!ParseNamedConfig(name).ok() ||
+        !BaseAllocators(*ParseNamedConfig(name)).ok()) {
+      continue;  // mimalloc not built in
+    }
+    testing::InitializeRuntime(name);
+    const AllocatorTableSnapshot before = AllocatorTable::Global().Snapshot();
+    EXPECT_TRUE(Runtime::Get().SetupDebugHooks().ok()) << name;
+    EXPECT_TRUE(AllocatorTable::Global().Snapshot() == before) << name;
+    testing::ResetRuntime();
+  }
 }
 
 TEST(DebugHooksSetupTest, SerialNumbersAreAnOption) {
