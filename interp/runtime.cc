@@ -134,6 +134,11 @@ absl::Status Runtime::ApplyConfigurationLocked(const std::string& name) {
     return AllocatorTable::Global().ResetTo(*bases);
   }
   alloc::SetDebugHookOptions(debug_options_for_config_);
+  // The hooks go on before any block of the new configuration exists: a
+  // pointer they never handed out is misuse.
+  for (alloc::Domain domain : alloc::kAllDomains) {
+    alloc::SetPassUnknownPointersDown(domain, false);
+  }
   return AllocatorTable::Global().ResetToWithHooks(
       *bases, PerDomain(&alloc::DebugHook),
       PerDomain(&alloc::DebugHookPrevious));
@@ -264,28 +269,11 @@ absl::Status Runtime::SetupDebugHooks(const alloc::DebugHookOptions& options) {
     }
     // CPython's PyMem_SetupDebugHooks is idempotent: nothing to do.
     if (installed == alloc::kDomainCount) return absl::OkStatus();
-    if (state() == RuntimeState::kInitialized) {
-      const alloc::Allocator* mem_base = nullptr;
-      const AllocatorTableSnapshot snapshot = table.Snapshot();
-      const auto& mem_stack =
-          snapshot.stacks[static_cast<int>(alloc::Domain::kMem)];
-      mem_base = &mem_stack.layers[mem_stack.depth - 1];
-      if (!alloc::SameAllocator(*mem_base, alloc::kPymallocAllocator)) {
-        return absl::FailedPreconditionError(
-            "setup debug hooks refused: runtime is kInitialized and this "
-            "configuration does not count mem/obj blocks, so blocks without a "
-            "debug header may be live; set up debug hooks before "
-            "initialization");
-      }
-      const std::int64_t live =
-          alloc::GlobalAllocatedBlocks() - alloc::LeakedBlocks();
-      if (live > 0) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "setup debug hooks refused: runtime is kInitialized and %d mem/obj "
-            "blocks are live; they have no debug header",
-            live));
-      }
-    }
+    // Blocks without a debug header may be live in every domain (raw is
+    // usable before pre-initialization; other threads may allocate while
+    // the hooks go on): the hooks wrapped here pass pointers they never
+    // handed out down to the allocator they wrap (alloc/hooks/
+    // debug_block_set.h), so no count of live blocks is needed.
     // All or nothing: a refused wrap unwraps what this call wrapped (still
     // outermost: the runtime lock is held) and restores the options.
     const alloc::DebugHookOptions old_options = alloc::GetDebugHookOptions();
@@ -293,6 +281,7 @@ absl::Status Runtime::SetupDebugHooks(const alloc::DebugHookOptions& options) {
     bool wrapped[alloc::kDomainCount] = {};
     for (alloc::Domain domain : alloc::kAllDomains) {
       if (table.AnyLayer(domain, &alloc::IsDebugHook)) continue;
+      alloc::SetPassUnknownPointersDown(domain, true);
       absl::Status s = table.Wrap(domain, alloc::DebugHook(domain),
                                   alloc::DebugHookPrevious(domain));
       if (!s.ok()) {
