@@ -35,7 +35,8 @@ DebugBlockSet::Entry* DebugBlockSet::Find(Shard& shard,
 // majority, otherwise doubles. False if memory ran out.
 bool DebugBlockSet::MakeRoom(Shard& shard) {
   if ((shard.used + 1) * 2 <= shard.table.capacity()) return true;
-  std::size_t capacity = shard.table.capacity() == 0 ? 256 : shard.table.capacity();
+  std::size_t capacity =
+      shard.table.capacity() == 0 ? 256 : shard.table.capacity();
   if (shard.live * 4 > capacity) capacity *= 2;
   MappedArray<Entry> old = shard.table;
   MappedArray<Entry> fresh;
