@@ -54,10 +54,11 @@ absl::Status LayersFull(const char* what) {
 
 }  // namespace
 
-const AllocatorLayer* AllocatorTable::InternLocked(
-    const Allocator& allocator, const AllocatorLayer* below) {
+const AllocatorLayer* AllocatorTable::InternLocked(const Allocator& allocator,
+                                                   const AllocatorLayer* below,
+                                                   Allocator* previous) {
   for (int i = 0; i < layers_used_; ++i) {
-    if (layers_[i].below == below &&
+    if (layers_[i].below == below && layers_[i].previous == previous &&
         SameAllocator(layers_[i].allocator, allocator)) {
       return &layers_[i];
     }
@@ -66,6 +67,7 @@ const AllocatorLayer* AllocatorTable::InternLocked(
   AllocatorLayer* layer = &layers_[layers_used_++];
   layer->allocator = allocator;
   layer->below = below;
+  layer->previous = previous;
   return layer;
 }
 
@@ -97,7 +99,7 @@ absl::Status AllocatorTable::Replace(Domain domain,
         "unwrap them first",
         hooks, DomainName(domain)));
   }
-  const AllocatorLayer* layer = InternLocked(allocator, nullptr);
+  const AllocatorLayer* layer = InternLocked(allocator, nullptr, nullptr);
   if (layer == nullptr) return LayersFull("replace");
   PublishLocked(domain, layer);
   return absl::OkStatus();
@@ -116,8 +118,26 @@ absl::Status AllocatorTable::Wrap(Domain domain, const Allocator& hook,
         "wrap refused: the %s domain already has %d hooks (the maximum)",
         DomainName(domain), kMaxHooks));
   }
+  for (const AllocatorLayer* l = top(domain); l != nullptr; l = l->below) {
+    if (SameAllocator(l->allocator, hook)) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "wrap refused: this hook is already installed on the %s domain; "
+          "wrapping it again would make it call itself",
+          DomainName(domain)));
+    }
+  }
+  for (Domain other : kAllDomains) {
+    for (const AllocatorLayer* l = top(other); l != nullptr; l = l->below) {
+      if (l->previous == previous) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "wrap refused: this previous storage is already used by a hook "
+            "installed on the %s domain; each installed hook needs its own",
+            DomainName(other)));
+      }
+    }
+  }
   const AllocatorLayer* below = top(domain);
-  const AllocatorLayer* layer = InternLocked(hook, below);
+  const AllocatorLayer* layer = InternLocked(hook, below, previous);
   if (layer == nullptr) return LayersFull("wrap");
   if (!SameAllocator(*previous, below->allocator)) {
     *previous = below->allocator;
@@ -152,7 +172,7 @@ absl::Status AllocatorTable::ResetTo(
   const AllocatorLayer* layers[kDomainCount];
   for (Domain domain : kAllDomains) {
     const int i = static_cast<int>(domain);
-    layers[i] = InternLocked(bases[i], nullptr);
+    layers[i] = InternLocked(bases[i], nullptr, nullptr);
     if (layers[i] == nullptr) return LayersFull("configure");
   }
   for (Domain domain : kAllDomains) {
@@ -176,9 +196,9 @@ absl::Status AllocatorTable::ResetToWithHooks(
   sync::MutexLock lock(&mu_);
   const AllocatorLayer* layers[kDomainCount];
   for (int i = 0; i < kDomainCount; ++i) {
-    const AllocatorLayer* base = InternLocked(bases[i], nullptr);
+    const AllocatorLayer* base = InternLocked(bases[i], nullptr, nullptr);
     if (base == nullptr) return LayersFull("configure");
-    layers[i] = InternLocked(hooks[i], base);
+    layers[i] = InternLocked(hooks[i], base, previous[i]);
     if (layers[i] == nullptr) return LayersFull("configure");
   }
   for (int i = 0; i < kDomainCount; ++i) {

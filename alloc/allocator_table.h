@@ -55,6 +55,7 @@ bool SameAllocator(const Allocator& a, const Allocator& b) noexcept;
 struct AllocatorLayer {
   Allocator allocator;
   const AllocatorLayer* below;  // nullptr for the base allocator
+  Allocator* previous;          // the hook's storage; nullptr for a base
 };
 
 // The layers of every domain, outermost first: what tests compare to prove
@@ -83,7 +84,7 @@ class AllocatorTable {
   // Every domain starts as the C library allocator with no hooks.
   constexpr explicit AllocatorTable(absl::ConstInitType)
       : mu_(absl::kConstInit),
-        layers_{AllocatorLayer{kLibcAllocator, nullptr}},
+        layers_{AllocatorLayer{kLibcAllocator, nullptr, nullptr}},
         top_{&layers_[0], &layers_[0], &layers_[0]} {}
   AllocatorTable() : AllocatorTable(absl::kConstInit) {}
 
@@ -118,6 +119,9 @@ class AllocatorTable {
   // allocator in `*previous` first (skipping the store when it already holds
   // the same value, so a hook can be re-wrapped while other threads are
   // still inside it), then publishes. The hook calls *previous.
+  // FailedPrecondition if `hook` is already a layer of `domain`, or if
+  // `previous` is the storage of a hook installed on any domain: either
+  // would make a hook call itself until the stack overflows.
   absl::Status Wrap(Domain domain, const Allocator& hook, Allocator* previous)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -159,7 +163,8 @@ class AllocatorTable {
   // Returns a published-or-free layer holding {allocator, below}, or nullptr
   // when the array is full.
   const AllocatorLayer* InternLocked(const Allocator& allocator,
-                                     const AllocatorLayer* below)
+                                     const AllocatorLayer* below,
+                                     Allocator* previous)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int DepthLocked(Domain domain) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishLocked(Domain domain, const AllocatorLayer* layer)

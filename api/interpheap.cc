@@ -33,7 +33,8 @@ int Report(const absl::Status& result, ih_status_t* status) {
     status->code = code;
     const size_t n =
         std::min(result.message().size(), sizeof(status->message) - 1);
-    std::memcpy(status->message, result.message().data(), n);
+    // An OK status has an empty message whose data() may be null.
+    if (n > 0) std::memcpy(status->message, result.message().data(), n);
     status->message[n] = '\0';
   }
   return code;
@@ -223,13 +224,26 @@ ih_fatal_handler_t ih_set_fatal_handler(ih_fatal_handler_t handler) {
 
 namespace {
 std::atomic<ih_lock_held_predicate_t> c_lock_held{nullptr};
-bool CallCLockHeld() { return c_lock_held.load()() != 0; }
+// A thread may have loaded this trampoline just before the C predicate was
+// cleared: it then answers with the default.
+bool CallCLockHeld() {
+  const ih_lock_held_predicate_t predicate =
+      c_lock_held.load(std::memory_order_acquire);
+  return predicate == nullptr ? interpheap::alloc::DefaultLockHeld()
+                              : predicate() != 0;
+}
 }  // namespace
 
 void ih_set_lock_held_predicate(ih_lock_held_predicate_t predicate) {
-  c_lock_held.store(predicate);
-  interpheap::alloc::SetLockHeldPredicate(
-      predicate == nullptr ? nullptr : &CallCLockHeld);
+  if (predicate == nullptr) {
+    // The default goes back first; the trampoline copes with a null C
+    // predicate for the threads already on their way into it.
+    interpheap::alloc::SetLockHeldPredicate(nullptr);
+    c_lock_held.store(nullptr, std::memory_order_release);
+    return;
+  }
+  c_lock_held.store(predicate, std::memory_order_release);
+  interpheap::alloc::SetLockHeldPredicate(&CallCLockHeld);
 }
 
 int ih_tracemalloc_start(int nframe, ih_status_t* status) {

@@ -135,6 +135,11 @@ absl::Status Runtime::ApplyConfigurationLocked(const std::string& name) {
     return AllocatorTable::Global().ResetTo(*bases);
   }
   alloc::SetDebugHookOptions(debug_options_for_config_);
+  // The hooks go on before any block of the new configuration exists: a
+  // pointer they never handed out is misuse.
+  for (alloc::Domain domain : alloc::kAllDomains) {
+    alloc::SetPassUnknownPointersDown(domain, false);
+  }
   return AllocatorTable::Global().ResetToWithHooks(
       *bases, PerDomain(&alloc::DebugHook),
       PerDomain(&alloc::DebugHookPrevious));
@@ -253,46 +258,43 @@ absl::Status Runtime::SetupDebugHooks(const alloc::DebugHookOptions& options) {
   return Transition(RuntimeOp::kSetupDebugHooks, [&]() -> absl::Status {
     mu_.AssumeHeld();
     AllocatorTable& table = AllocatorTable::Global();
-    bool any_installed = false;
+    int installed = 0;
     for (alloc::Domain domain : alloc::kAllDomains) {
-      any_installed |= table.AnyLayer(domain, &alloc::IsDebugHook);
+      installed += table.AnyLayer(domain, &alloc::IsDebugHook) ? 1 : 0;
     }
-    if (any_installed &&
+    if (installed > 0 &&
         alloc::GetDebugHookOptions().serial_numbers != options.serial_numbers) {
       return absl::FailedPreconditionError(
           "setup debug hooks refused: serial numbers cannot be switched while "
           "debug hooks are installed (blocks would change layout)");
     }
-    if (state() == RuntimeState::kInitialized) {
-      const alloc::Allocator* mem_base = nullptr;
-      const AllocatorTableSnapshot snapshot = table.Snapshot();
-      const auto& mem_stack =
-          snapshot.stacks[static_cast<int>(alloc::Domain::kMem)];
-      mem_base = &mem_stack.layers[mem_stack.depth - 1];
-      if (!alloc::SameAllocator(*mem_base, alloc::kPymallocAllocator)) {
-        return absl::FailedPreconditionError(
-            "setup debug hooks refused: runtime is kInitialized and this "
-            "configuration does not count mem/obj blocks, so blocks without a "
-            "debug header may be live; set up debug hooks before "
-            "initialization");
-      }
-      const std::int64_t live =
-          alloc::GlobalAllocatedBlocks() - alloc::LeakedBlocks();
-      if (live > 0) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "setup debug hooks refused: runtime is kInitialized and %d mem/obj "
-            "blocks are live; they have no debug header",
-            live));
-      }
-    }
-    if (!any_installed) alloc::SetDebugHookOptions(options);
+    // CPython's PyMem_SetupDebugHooks is idempotent: nothing to do.
+    if (installed == alloc::kDomainCount) return absl::OkStatus();
+    // Blocks without a debug header may be live in every domain (raw is
+    // usable before pre-initialization; other threads may allocate while
+    // the hooks go on): the hooks wrapped here pass pointers they never
+    // handed out down to the allocator they wrap (alloc/hooks/
+    // debug_block_set.h), so no count of live blocks is needed.
+    // All or nothing: a refused wrap unwraps what this call wrapped (still
+    // outermost: the runtime lock is held) and restores the options.
+    const alloc::DebugHookOptions old_options = alloc::GetDebugHookOptions();
+    if (installed == 0) alloc::SetDebugHookOptions(options);
+    bool wrapped[alloc::kDomainCount] = {};
     for (alloc::Domain domain : alloc::kAllDomains) {
       if (table.AnyLayer(domain, &alloc::IsDebugHook)) continue;
-      if (absl::Status s = table.Wrap(domain, alloc::DebugHook(domain),
-                                      alloc::DebugHookPrevious(domain));
-          !s.ok()) {
+      alloc::SetPassUnknownPointersDown(domain, true);
+      absl::Status s = table.Wrap(domain, alloc::DebugHook(domain),
+                                  alloc::DebugHookPrevious(domain));
+      if (!s.ok()) {
+        for (int j = alloc::kDomainCount - 1; j >= 0; --j) {
+          if (!wrapped[j]) continue;
+          const auto undo = static_cast<alloc::Domain>(j);
+          (void)table.Unwrap(undo, alloc::DebugHook(undo));
+        }
+        alloc::SetDebugHookOptions(old_options);
         return s;
       }
+      wrapped[static_cast<int>(domain)] = true;
     }
     debug_options_for_config_ = alloc::GetDebugHookOptions();
     return absl::OkStatus();

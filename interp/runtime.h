@@ -92,10 +92,10 @@ class Runtime {
 
   // Wraps the debug hooks (alloc/hooks/debug_hooks.h) over every domain that
   // has none yet: idempotent, also when another hook sits above them. Allowed
-  // in kPreInitialized, and in kInitialized only while no mem/obj block is
-  // live under a configuration that counts blocks (pymalloc); otherwise
-  // FailedPrecondition, because older blocks have no debug header. Changing
-  // `options` while debug hooks are installed is refused.
+  // in kPreInitialized and kInitialized; blocks made before have no debug
+  // header and the hooks pass them down (SetPassUnknownPointersDown). All or
+  // nothing: a refused wrap changes nothing. Changing `options` while debug
+  // hooks are installed is refused.
   absl::Status SetupDebugHooks(const alloc::DebugHookOptions& options = {})
       ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <cstdarg>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 
 #include "absl/base/optimization.h"
 #include "alloc/fatal.h"
+#include "alloc/hooks/debug_block_set.h"
 #include "alloc/hooks/tracemalloc.h"
 #include "alloc/pymalloc/arena_map.h"
 #include "alloc/pymalloc/pymalloc.h"
@@ -24,24 +26,30 @@ struct DebugContext {
   char api_id;
   Domain domain;
   ih_allocator_t wrapped;
+  // Set when the hook went on over a domain that may already hold blocks
+  // without a debug header: a pointer the hooks never handed out is then
+  // passed down instead of diagnosed.
+  std::atomic<bool> pass_unknown_down;
 };
 
 DebugContext contexts[kDomainCount] = {
-    {'r', Domain::kRaw, {}},
-    {'m', Domain::kMem, {}},
-    {'o', Domain::kObj, {}},
+    {'r', Domain::kRaw, {}, {false}},
+    {'m', Domain::kMem, {}, {false}},
+    {'o', Domain::kObj, {}, {false}},
 };
 
 std::atomic<bool> serial_numbers{false};
 std::atomic<std::size_t> serial_counter{0};
 
-bool DefaultLockHeld() {
-  const Heap* heap = CurrentHeap();
-  return heap != nullptr && heap->guard().IsHeldByCurrentThread();
-}
 std::atomic<LockHeldPredicate> lock_held{&DefaultLockHeld};
+std::atomic<void (*)()> lock_check_pause{nullptr};
 
+// Bytes a new block adds to the request (the current layout).
 std::size_t ExtraBytes() { return serial_numbers.load() ? 4 * S : 3 * S; }
+// Bytes a live block added (its own layout, recorded when it was made).
+std::size_t ExtraBytes(const DebugBlockInfo& block) {
+  return block.has_serial ? 4 * S : 3 * S;
+}
 
 void WriteBigEndian(unsigned char* at, std::size_t value) {
   const std::uint64_t big = __builtin_bswap64(value);
@@ -62,17 +70,26 @@ std::uint64_t LoadWord(const unsigned char* at) {
   return word;
 }
 
-// Writes header, pads and (optionally) serial around p[0:n].
-void Decorate(unsigned char* q, std::size_t n, char api_id) {
+// Writes header and pads around p[0:n], and the serial word `serial` when
+// it is not 0.
+void DecorateWithSerial(unsigned char* q, std::size_t n, char api_id,
+                        std::size_t serial) {
   WriteBigEndian(q, n);
   q[S] = static_cast<unsigned char>(api_id);
   std::memset(q + S + 1, kForbiddenByte, S - 1);
   unsigned char* tail = q + 2 * S + n;
   std::memset(tail, kForbiddenByte, S);
-  if (serial_numbers.load(std::memory_order_relaxed)) {
-    WriteBigEndian(tail + S,
-                   serial_counter.fetch_add(1, std::memory_order_relaxed) + 1);
-  }
+  if (serial != 0) WriteBigEndian(tail + S, serial);
+}
+
+// Decorates a new block in the current layout; true if it has a serial.
+bool Decorate(unsigned char* q, std::size_t n, char api_id) {
+  const bool with_serial = serial_numbers.load(std::memory_order_relaxed);
+  DecorateWithSerial(
+      q, n, api_id,
+      with_serial ? serial_counter.fetch_add(1, std::memory_order_relaxed) + 1
+                  : 0);
+  return with_serial;
 }
 
 // A fixed buffer for dump lines: formatted with vsnprintf (which does not
@@ -100,6 +117,40 @@ class DumpWriter {
                              const char* message) {
   DumpDebugBlock(STDERR_FILENO, p);
   FatalError(function, message);
+}
+
+// A pointer the debug hooks cannot read through: not a live block they
+// handed out. Names the case without touching the memory at p.
+[[noreturn]] void DieNotLive(const char* function, const void* p,
+                             const DebugBlockInfo& block, bool realloc) {
+  if (block.state == DebugBlockState::kFreed) {
+    FatalError(function, realloc ? "realloc of a freed block (use after free)"
+                                 : "double free: the block was already freed");
+  }
+  if (reinterpret_cast<std::uintptr_t>(p) % alignof(std::max_align_t) != 0) {
+    FatalError(function,
+               "pointer not allocated by the debug hooks (misaligned)");
+  }
+  if (ArenaMap::Global().Owner(p) != nullptr) {
+    FatalError(function,
+               "pointer not allocated by the debug hooks (inside a pymalloc "
+               "arena but not a block's start: an interior pointer)");
+  }
+  FatalError(function, "pointer not allocated by the debug hooks");
+}
+
+// True if `p` is a live block of the debug hooks (its layout in *block);
+// false if it is unknown and `ctx` passes unknown pointers down; dies
+// otherwise.
+bool CheckLive(const char* function, DebugContext* ctx, const void* p,
+               bool realloc, DebugBlockInfo* block) {
+  *block = DebugBlockSet::Global().Lookup(p);
+  if (ABSL_PREDICT_TRUE(block->state == DebugBlockState::kLive)) return true;
+  if (block->state == DebugBlockState::kUnknown &&
+      ctx->pass_unknown_down.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  DieNotLive(function, p, *block, realloc);
 }
 
 // CPython's _PyMem_DebugCheckAddress: API id, leading pads, trailing pads.
@@ -139,7 +190,12 @@ void CheckAddress(const char* function, char api_id, const void* p) {
 
 // Mem and obj only: the lock check that comes first in every call.
 void CheckLock(const char* function) {
-  if (ABSL_PREDICT_FALSE(!lock_held.load(std::memory_order_relaxed)())) {
+  const LockHeldPredicate predicate = lock_held.load(std::memory_order_acquire);
+  if (void (*pause)() = lock_check_pause.load(std::memory_order_relaxed);
+      ABSL_PREDICT_FALSE(pause != nullptr)) {
+    pause();
+  }
+  if (ABSL_PREDICT_FALSE(!predicate())) {
     FatalError(function,
                "Python memory allocator called without holding the GIL");
   }
@@ -171,65 +227,78 @@ void* RawMalloc(DebugContext* ctx, std::size_t n, bool zeroed) {
       zeroed ? ctx->wrapped.calloc(ctx->wrapped.ctx, 1, total)
              : ctx->wrapped.malloc(ctx->wrapped.ctx, total));
   if (q == nullptr) return nullptr;
-  Decorate(q, n, ctx->api_id);
+  const bool with_serial = Decorate(q, n, ctx->api_id);
+  if (!DebugBlockSet::Global().AddLive(q + 2 * S, with_serial)) {
+    ctx->wrapped.free(ctx->wrapped.ctx, q);  // no record, no block
+    return nullptr;
+  }
   if (!zeroed && n > 0) std::memset(q + 2 * S, kCleanByte, n);
   return q + 2 * S;
 }
 
-// Frees a block that CheckAddress has accepted.
-void FreeChecked(DebugContext* ctx, void* p) {
+// Frees a block that CheckAddress has accepted, in its own layout.
+void FreeChecked(DebugContext* ctx, void* p, const DebugBlockInfo& block) {
   auto* q = static_cast<unsigned char*>(p) - 2 * S;
   const std::size_t n = ReadBigEndian(q);
-  std::memset(q, kDeadByte, n + ExtraBytes());
+  std::memset(q, kDeadByte, n + ExtraBytes(block));
+  (void)DebugBlockSet::Global().TakeLive(p);
   ctx->wrapped.free(ctx->wrapped.ctx, q);
 }
 
 void RawFree(DebugContext* ctx, void* p) {
   if (p == nullptr) return;
+  DebugBlockInfo block;
+  if (!CheckLive("_PyMem_DebugRawFree", ctx, p, /*realloc=*/false, &block)) {
+    return ctx->wrapped.free(ctx->wrapped.ctx, p);
+  }
   CheckAddress("_PyMem_DebugRawFree", ctx->api_id, p);
-  FreeChecked(ctx, p);
+  FreeChecked(ctx, p, block);
 }
 
 // Reallocates a block that CheckAddress has accepted.
-void* ReallocChecked(DebugContext* ctx, void* p, std::size_t n) {
+void* ReallocChecked(DebugContext* ctx, void* p, std::size_t n,
+                     const DebugBlockInfo& block) {
   if (n > static_cast<std::size_t>(PTRDIFF_MAX) - ExtraBytes()) return nullptr;
 
   auto* head = static_cast<unsigned char*>(p) - 2 * S;
   unsigned char* data = head + 2 * S;
   const std::size_t old_n = ReadBigEndian(head);
+  const std::size_t old_extra = ExtraBytes(block);
   unsigned char* tail = data + old_n;
-  const std::size_t old_serial =
-      serial_numbers.load() ? ReadBigEndian(tail + S) : 0;
+  const std::size_t old_serial = block.has_serial ? ReadBigEndian(tail + S) : 0;
 
   // Mark the decorations and up to 64 bytes at each end dead, keeping the
   // data bytes, so that the old block reads as dead if realloc moves it.
   unsigned char saved[2 * kErasedSize];
   if (old_n <= sizeof(saved)) {
     std::memcpy(saved, data, old_n);
-    std::memset(head, kDeadByte, old_n + ExtraBytes());
+    std::memset(head, kDeadByte, old_n + old_extra);
   } else {
     std::memcpy(saved, data, kErasedSize);
     std::memset(head, kDeadByte, kErasedSize + 2 * S);
     std::memcpy(saved + kErasedSize, tail - kErasedSize, kErasedSize);
-    std::memset(tail - kErasedSize, kDeadByte,
-                kErasedSize + ExtraBytes() - 2 * S);
+    std::memset(tail - kErasedSize, kDeadByte, kErasedSize + old_extra - 2 * S);
   }
 
+  // The old address stops being live before the wrapped realloc may give it
+  // to another thread; a failed realloc makes it live again below.
+  (void)DebugBlockSet::Global().TakeLive(p);
   auto* resized = static_cast<unsigned char*>(
       ctx->wrapped.realloc(ctx->wrapped.ctx, head, n + ExtraBytes()));
   const std::size_t new_n = resized == nullptr ? old_n : n;
   if (resized != nullptr) head = resized;
   data = head + 2 * S;
 
-  if (resized == nullptr && serial_numbers.load()) {
-    // Keep the old block exactly as it was, serial included.
-    WriteBigEndian(head, new_n);
-    head[S] = static_cast<unsigned char>(ctx->api_id);
-    std::memset(head + S + 1, kForbiddenByte, S - 1);
-    std::memset(data + new_n, kForbiddenByte, S);
-    WriteBigEndian(data + new_n + S, old_serial);
+  if (resized == nullptr) {
+    // Keep the old block exactly as it was: its layout, its serial.
+    DecorateWithSerial(head, new_n, ctx->api_id, old_serial);
+    (void)DebugBlockSet::Global().AddLive(p, block.has_serial);
   } else {
-    Decorate(head, new_n, ctx->api_id);
+    const bool with_serial = Decorate(head, new_n, ctx->api_id);
+    if (!DebugBlockSet::Global().AddLive(data, with_serial)) {
+      // The block was already resized: it cannot be given back.
+      FatalError("_PyMem_DebugRawRealloc", "failed to record a debug block");
+    }
   }
 
   // Restore the saved bytes that the new size keeps.
@@ -248,10 +317,30 @@ void* ReallocChecked(DebugContext* ctx, void* p, std::size_t n) {
   return data;
 }
 
+// Reallocates a block the hooks never handed out (passed down): the wrapped
+// allocator resizes it, and its first n bytes move into a new debug block,
+// so that what the caller gets back is a block of this hook.
+void* ReallocUnknown(DebugContext* ctx, void* p, std::size_t n) {
+  void* resized = ctx->wrapped.realloc(ctx->wrapped.ctx, p, n);
+  if (resized == nullptr) return nullptr;
+  void* block = RawMalloc(ctx, n, false);
+  if (block == nullptr) {
+    // The old block is gone; keep the resized one as it is (undecorated).
+    return resized;
+  }
+  std::memcpy(block, resized, n);
+  ctx->wrapped.free(ctx->wrapped.ctx, resized);
+  return block;
+}
+
 void* RawRealloc(DebugContext* ctx, void* p, std::size_t n) {
   if (p == nullptr) return RawMalloc(ctx, n, false);
+  DebugBlockInfo block;
+  if (!CheckLive("_PyMem_DebugRawRealloc", ctx, p, /*realloc=*/true, &block)) {
+    return ReallocUnknown(ctx, p, n);
+  }
   CheckAddress("_PyMem_DebugRawRealloc", ctx->api_id, p);
-  return ReallocChecked(ctx, p, n);
+  return ReallocChecked(ctx, p, n, block);
 }
 
 DebugContext* Ctx(void* ctx) { return static_cast<DebugContext*>(ctx); }
@@ -280,19 +369,37 @@ void* DebugCalloc(void* ctx, std::size_t nelem, std::size_t elsize) {
 void* DebugRealloc(void* ctx, void* p, std::size_t n) {
   CheckLock("_PyMem_DebugRealloc");
   if (p == nullptr) return RawMalloc(Ctx(ctx), n, false);
+  DebugBlockInfo block;
+  if (!CheckLive("_PyMem_DebugRealloc", Ctx(ctx), p, /*realloc=*/true,
+                 &block)) {
+    return ReallocUnknown(Ctx(ctx), p, n);
+  }
   CheckAddress("_PyMem_DebugRawRealloc", Ctx(ctx)->api_id, p);
   CheckOwner("_PyMem_DebugRealloc", p);
-  return ReallocChecked(Ctx(ctx), p, n);
+  return ReallocChecked(Ctx(ctx), p, n, block);
 }
 void DebugFree(void* ctx, void* p) {
   CheckLock("_PyMem_DebugFree");
   if (p == nullptr) return;
+  DebugBlockInfo block;
+  if (!CheckLive("_PyMem_DebugFree", Ctx(ctx), p, /*realloc=*/false, &block)) {
+    return Ctx(ctx)->wrapped.free(Ctx(ctx)->wrapped.ctx, p);
+  }
   CheckAddress("_PyMem_DebugRawFree", Ctx(ctx)->api_id, p);
   CheckOwner("_PyMem_DebugFree", p);
-  FreeChecked(Ctx(ctx), p);
+  FreeChecked(Ctx(ctx), p, block);
 }
 
 }  // namespace
+
+bool DefaultLockHeld() {
+  const Heap* heap = CurrentHeap();
+  return heap != nullptr && heap->guard().IsHeldByCurrentThread();
+}
+
+void SetLockCheckPauseForTesting(void (*pause)()) {
+  lock_check_pause.store(pause, std::memory_order_relaxed);
+}
 
 ih_allocator_t DebugHook(Domain domain) {
   DebugContext* ctx = &contexts[static_cast<int>(domain)];
@@ -319,7 +426,12 @@ DebugHookOptions GetDebugHookOptions() {
 }
 
 void SetLockHeldPredicate(LockHeldPredicate predicate) {
-  lock_held.store(predicate == nullptr ? &DefaultLockHeld : predicate);
+  lock_held.store(predicate == nullptr ? &DefaultLockHeld : predicate,
+                  std::memory_order_release);
+}
+
+void SetPassUnknownPointersDown(Domain domain, bool pass) {
+  contexts[static_cast<int>(domain)].pass_unknown_down.store(pass);
 }
 
 void DumpDebugBlock(int fd, const void* p) {
@@ -328,6 +440,14 @@ void DumpDebugBlock(int fd, const void* p) {
   out.Printf("Debug memory block at address p=%p:", p);
   if (p == nullptr) {
     out.Printf("\n");
+    return;
+  }
+  // Read through p only if it is a live block of the hooks.
+  const DebugBlockInfo block = DebugBlockSet::Global().Lookup(p);
+  if (block.state != DebugBlockState::kLive) {
+    out.Printf(block.state == DebugBlockState::kFreed
+                   ? " freed by the debug hooks; not read\n\n"
+                   : " not a block of the debug hooks; not read\n\n");
     return;
   }
   out.Printf(" API '%c'\n",
@@ -374,7 +494,7 @@ void DumpDebugBlock(int fd, const void* p) {
     }
   }
 
-  if (serial_numbers.load()) {
+  if (block.has_serial) {
     out.Printf("    The block was made by call #%zu to debug malloc/realloc.\n",
                ReadBigEndian(tail + S));
   }

@@ -12,9 +12,13 @@
 //   p[N:N+S]      8 x 0xFD
 //   p[N+S:N+2S]   serial number, big-endian (only with serial numbers)
 //
-// Free checks the block (API id, then the leading pads, then the trailing
-// pads), fills all of it with 0xDD (dead bytes) and frees q. Realloc checks,
-// marks the old decorations and up to 64 bytes at each end dead (saving
+// Every block handed out is recorded (alloc/hooks/debug_block_set.h), so
+// free and realloc first check that the pointer is a live block: a double
+// free, a realloc of a freed block and an interior, misaligned or foreign
+// pointer each die with their own message before any byte at p is read.
+// Free then checks the block (API id, then the leading pads, then the
+// trailing pads), fills all of it with 0xDD (dead bytes) and frees q. Realloc
+// checks, marks the old decorations and up to 64 bytes at each end dead (saving
 // them), reallocates, rewrites the decorations, restores the saved bytes and
 // fills growth with 0xCD; on failure the old block stays valid.
 //
@@ -64,8 +68,16 @@ DebugHookOptions GetDebugHookOptions();
 
 // Writes CPython's dump of the debug block at `p` to `fd`
 // (_PyObject_DebugDumpAddress), including the tracemalloc section. Does not
-// allocate.
+// allocate. A pointer that is not a live block of the hooks is not read:
+// the dump says so in one line.
 void DumpDebugBlock(int fd, const void* p);
+
+// Whether the hook of `domain` passes a pointer it never handed out down to
+// the allocator it wraps (true when it was wrapped over a domain that may
+// hold blocks without a debug header: Runtime::SetupDebugHooks) or dies
+// with "pointer not allocated by the debug hooks" (false: the *_debug
+// configurations, whose hooks see every block).
+void SetPassUnknownPointersDown(Domain domain, bool pass);
 
 // The predicate the mem/obj hooks use for "the calling thread holds its
 // interpreter's lock". The default asks the current heap's lock; a CPython
@@ -73,6 +85,14 @@ void DumpDebugBlock(int fd, const void* p);
 // default.
 using LockHeldPredicate = bool (*)();
 void SetLockHeldPredicate(LockHeldPredicate predicate);
+
+// The default predicate: the current heap's lock is held by this thread.
+bool DefaultLockHeld();
+
+// Test-only seam: `pause` (nullptr: none) runs inside every lock check,
+// after the predicate was loaded and before it is called, so a test can
+// park a thread there while another changes the predicate.
+void SetLockCheckPauseForTesting(void (*pause)());
 
 }  // namespace interpheap::alloc
 

@@ -112,6 +112,46 @@ TEST(AllocatorTableTest, RewrappingTheSameHookReusesItsLayer) {
   }
 }
 
+// Issue 10 item 3: a hook wrapped over itself, or two installed hooks
+// sharing one `previous` storage, would recurse until SIGSEGV: refused,
+// changing nothing.
+TEST(AllocatorTableTest, WrappingAnInstalledHookAgainIsRefused) {
+  AllocatorTable table;
+  CountingHook hook, other;
+  ASSERT_TRUE(table.Wrap(Domain::kMem, hook.allocator(), &hook.previous).ok());
+  ASSERT_TRUE(
+      table.Wrap(Domain::kMem, other.allocator(), &other.previous).ok());
+  const AllocatorTableSnapshot before = table.Snapshot();
+  absl::Status status =
+      table.Wrap(Domain::kMem, hook.allocator(), &hook.previous);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(),
+            "wrap refused: this hook is already installed on the mem domain; "
+            "wrapping it again would make it call itself");
+  EXPECT_TRUE(table.Snapshot() == before);
+  void* p = table.Get(Domain::kMem).malloc(table.Get(Domain::kMem).ctx, 8);
+  table.Get(Domain::kMem).free(table.Get(Domain::kMem).ctx, p);
+}
+
+TEST(AllocatorTableTest, TwoHooksSharingOnePreviousStorageAreRefused) {
+  AllocatorTable table;
+  CountingHook first, second;
+  ASSERT_TRUE(
+      table.Wrap(Domain::kRaw, first.allocator(), &first.previous).ok());
+  const AllocatorTableSnapshot before = table.Snapshot();
+  absl::Status status =
+      table.Wrap(Domain::kObj, second.allocator(), &first.previous);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(),
+            "wrap refused: this previous storage is already used by a hook "
+            "installed on the raw domain; each installed hook needs its own");
+  EXPECT_TRUE(table.Snapshot() == before);
+  // Once the first is unwrapped, its storage may serve again.
+  ASSERT_TRUE(table.Unwrap(Domain::kRaw, first.allocator()).ok());
+  EXPECT_TRUE(
+      table.Wrap(Domain::kObj, second.allocator(), &first.previous).ok());
+}
+
 TEST(AllocatorTableTest, SnapshotComparesEveryLayer) {
   AllocatorTable table;
   CountingHook hook;

@@ -1,6 +1,6 @@
 // tests/testing/counting_hook.h: a hook that counts calls and forwards to the
-// allocator it wraps. Its ctx points at the hook object, whose `previous`
-// field is the storage Wrap fills.
+// allocator it wraps (alloc/hooks/forwarding_hook.h). Its ctx points at the
+// hook object, whose `previous` field is the storage Wrap fills.
 
 #ifndef INTERPHEAP_TESTS_TESTING_COUNTING_HOOK_H_
 #define INTERPHEAP_TESTS_TESTING_COUNTING_HOOK_H_
@@ -9,6 +9,7 @@
 #include <cstddef>
 
 #include "alloc/allocator.h"
+#include "alloc/hooks/forwarding_hook.h"
 
 namespace interpheap::testing {
 
@@ -25,33 +26,22 @@ struct CountingHook {
 
   // The allocator to pass to Wrap/Unwrap.
   ih_allocator_t allocator() {
-    return ih_allocator_t{this, &Malloc, &Calloc, &Realloc, &Free};
+    return alloc::ForwardingHook<Count>::Make(this);
   }
 
  private:
-  static CountingHook* Self(void* ctx) {
-    return static_cast<CountingHook*>(ctx);
-  }
-  static void* Malloc(void* ctx, size_t size) {
-    CountingHook* self = Self(ctx);
-    self->mallocs.fetch_add(1, std::memory_order_relaxed);
-    return self->previous.malloc(self->previous.ctx, size);
-  }
-  static void* Calloc(void* ctx, size_t nelem, size_t elsize) {
-    CountingHook* self = Self(ctx);
-    self->callocs.fetch_add(1, std::memory_order_relaxed);
-    return self->previous.calloc(self->previous.ctx, nelem, elsize);
-  }
-  static void* Realloc(void* ctx, void* ptr, size_t size) {
-    CountingHook* self = Self(ctx);
-    self->reallocs.fetch_add(1, std::memory_order_relaxed);
-    return self->previous.realloc(self->previous.ctx, ptr, size);
-  }
-  static void Free(void* ctx, void* ptr) {
-    CountingHook* self = Self(ctx);
-    self->frees.fetch_add(1, std::memory_order_relaxed);
-    self->previous.free(self->previous.ctx, ptr);
-  }
+  struct Count {
+    static const ih_allocator_t& Previous(void* ctx) {
+      return static_cast<CountingHook*>(ctx)->previous;
+    }
+    static bool Before(void* ctx, alloc::HookCall call) {
+      auto* self = static_cast<CountingHook*>(ctx);
+      std::atomic<long>* counters[] = {&self->mallocs, &self->callocs,
+                                       &self->reallocs, &self->frees};
+      counters[static_cast<int>(call)]->fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+  };
 };
 
 }  // namespace interpheap::testing

@@ -7,8 +7,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -198,6 +201,95 @@ TEST_F(DebugHooksDeathTest, CrossInterpreterFreeNamesBothInterpreters) {
   ASSERT_TRUE(Runtime::Get().DestroyInterpreter(*other).ok());
 }
 
+// Issue 11 item 6: misuse that used to die by SIGSEGV inside the dump is
+// named, through the fatal handler, before any byte at p is read. Under
+// both configurations whose hooks see every block.
+class DebugMisuseDeathTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    testing::InitializeRuntime(GetParam());
+    ASSERT_TRUE(ThreadState::Attach(Runtime::Get().main_interpreter()).ok());
+  }
+  void TearDown() override { testing::ResetRuntime(); }
+};
+
+TEST_P(DebugMisuseDeathTest, DoubleFree) {
+  void* p = Malloc(Domain::kMem, 16);
+  Free(Domain::kMem, p);
+  EXPECT_DEATH(Free(Domain::kMem, p),
+               "interpheap: fatal error: _PyMem_DebugFree: double free: the "
+               "block was already freed\n");
+  EXPECT_DEATH(Free(Domain::kRaw, p),
+               "_PyMem_DebugRawFree: double free: the block was already "
+               "freed\n");
+}
+
+TEST_P(DebugMisuseDeathTest, ReallocOfAFreedBlock) {
+  void* p = Malloc(Domain::kObj, 16);
+  Free(Domain::kObj, p);
+  EXPECT_DEATH(Realloc(Domain::kObj, p, 64),
+               "interpheap: fatal error: _PyMem_DebugRealloc: realloc of a "
+               "freed block \\(use after free\\)\n");
+}
+
+TEST_P(DebugMisuseDeathTest, InteriorPointer) {
+  auto* p = static_cast<char*>(Malloc(Domain::kObj, 64));
+  const bool pymalloc = std::string(GetParam()) == "pymalloc_debug";
+  EXPECT_DEATH(Free(Domain::kObj, p + 16),
+               pymalloc ? "_PyMem_DebugFree: pointer not allocated by the "
+                          "debug hooks \\(inside a pymalloc arena but not a "
+                          "block's start: an interior pointer\\)\n"
+                        : "_PyMem_DebugFree: pointer not allocated by the "
+                          "debug hooks\n");
+  Free(Domain::kObj, p);
+}
+
+TEST_P(DebugMisuseDeathTest, MisalignedPointer) {
+  auto* p = static_cast<char*>(Malloc(Domain::kMem, 64));
+  EXPECT_DEATH(Realloc(Domain::kMem, p + 1, 8),
+               "_PyMem_DebugRealloc: pointer not allocated by the debug hooks "
+               "\\(misaligned\\)\n");
+  Free(Domain::kMem, p);
+}
+
+TEST_P(DebugMisuseDeathTest, ForeignPointer) {
+  alignas(16) static char foreign[64];
+  EXPECT_DEATH(Free(Domain::kMem, foreign + 16),
+               "_PyMem_DebugFree: pointer not allocated by the debug hooks\n");
+  EXPECT_DEATH(Free(Domain::kRaw, foreign + 16),
+               "_PyMem_DebugRawFree: pointer not allocated by the debug "
+               "hooks\n");
+}
+
+TEST_P(DebugMisuseDeathTest, PointerIntoAFreedArena) {
+  absl::StatusOr<interp::Interpreter*> other =
+      Runtime::Get().CreateInterpreter();
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(ThreadState::Detach().ok());
+  ASSERT_TRUE(ThreadState::Attach(*other).ok());
+  auto* p = static_cast<char*>(Malloc(Domain::kObj, 32));
+  Free(Domain::kObj, p);
+  ASSERT_TRUE(ThreadState::Detach().ok());
+  ASSERT_TRUE(Runtime::Get().DestroyInterpreter(*other).ok());
+  ASSERT_TRUE(ThreadState::Attach(Runtime::Get().main_interpreter()).ok());
+  EXPECT_DEATH(Free(Domain::kObj, p),
+               "_PyMem_DebugFree: double free: the block was already freed\n");
+  EXPECT_DEATH(Free(Domain::kObj, p + 16),
+               "_PyMem_DebugFree: pointer not allocated by the debug hooks\n");
+}
+
+TEST_P(DebugMisuseDeathTest, DumpOfAPointerThatIsNoBlockReadsNothing) {
+  void* p = Malloc(Domain::kMem, 16);
+  Free(Domain::kMem, p);
+  EXPECT_NE(Captured([&](int fd) {
+              DumpDebugBlock(fd, p);
+            }).find(": freed by the debug hooks; not read\n"),
+            std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Configurations, DebugMisuseDeathTest,
+                         ::testing::Values("pymalloc_debug", "malloc_debug"));
+
 void CustomHandler(const char* function, const char* message) {
   char line[256];
   const int n = std::snprintf(
@@ -330,35 +422,157 @@ TEST_F(DebugHooksTest, DebugHooksCannotBeUnwrapped) {
             std::string::npos);
 }
 
-TEST(DebugHooksSetupTest, AfterInitRefusedWhileBlocksAreLive) {
-  testing::InitializeRuntime("pymalloc");
-  ASSERT_TRUE(ThreadState::Attach(Runtime::Get().main_interpreter()).ok());
-  void* live = Malloc(Domain::kObj, 24);
-  const auto before = AllocatorTable::Global().Snapshot();
-  absl::Status status = Runtime::Get().SetupDebugHooks();
-  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+// Issue 11 item 4: after initialization the hooks go on whatever is live,
+// in every domain, and pass the blocks they never handed out down.
+TEST(DebugHooksSetupTest, AfterInitBlocksWithoutHeaderArePassedDown) {
+  for (const char* name : {"pymalloc", "malloc"}) {
+    testing::InitializeRuntime(name);
+    ASSERT_TRUE(ThreadState::Attach(Runtime::Get().main_interpreter()).ok());
+    void* obj = Malloc(Domain::kObj, 24);
+    void* raw = Malloc(Domain::kRaw, 24);
+    void* mem = Malloc(Domain::kMem, 24);
+    ASSERT_TRUE(Runtime::Get().SetupDebugHooks().ok()) << name;
+    void* p = Malloc(Domain::kObj, 24);
+    EXPECT_EQ(static_cast<unsigned char*>(p)[0], kCleanByte);
+    Free(Domain::kObj, obj);
+    Free(Domain::kRaw, raw);
+    mem = Realloc(Domain::kMem, mem, 4000);
+    ASSERT_NE(mem, nullptr);
+    Free(Domain::kMem, mem);
+    Free(Domain::kObj, p);
+    testing::ResetRuntime();
+  }
+}
+
+// Issue 11 item 1: a refused setup leaves no debug hook on raw or mem.
+TEST(DebugHooksSetupTest, RefusedSetupChangesNothing) {
+  testing::ResetRuntime();
+  interp::RuntimeConfig config;
+  config.allocator = "pymalloc";
+  config.use_environment = false;
+  ASSERT_TRUE(Runtime::Get().PreInitialize(config).ok());
+  static testing::CountingHook hooks[AllocatorTable::kMaxHooks];
+  for (testing::CountingHook& hook : hooks) {
+    ASSERT_TRUE(
+        Runtime::Get()
+            .WrapAllocator(Domain::kObj, hook.allocator(), &hook.previous)
+            .ok());
+  }
+  DebugHookOptions serial;
+  serial.serial_numbers = true;
+  const AllocatorTableSnapshot before = AllocatorTable::Global().Snapshot();
+  absl::Status status = Runtime::Get().SetupDebugHooks(serial);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(status.message(),
-            "setup debug hooks refused: runtime is kInitialized and 1 mem/obj "
-            "blocks are live; they have no debug header");
-  EXPECT_TRUE(AllocatorTable::Global().Snapshot() == before);
-  Free(Domain::kObj, live);
-  // With no live block the hooks may go on after initialization.
-  ASSERT_TRUE(Runtime::Get().SetupDebugHooks().ok());
-  EXPECT_EQ(CurrentNamedConfig(AllocatorTable::Global()),
-            NamedConfig::kPymallocDebug);
-  void* p = Malloc(Domain::kObj, 24);
-  EXPECT_EQ(static_cast<unsigned char*>(p)[0], kCleanByte);
-  Free(Domain::kObj, p);
+            "wrap refused: the obj domain already has 16 hooks (the maximum)");
+  EXPECT_TRUE(AllocatorTable::Global().Snapshot() == before)
+      << "raw and mem must not keep their debug hooks";
+  EXPECT_FALSE(GetDebugHookOptions().serial_numbers);
+  for (int i = AllocatorTable::kMaxHooks - 1; i >= 0; --i) {
+    ASSERT_TRUE(Runtime::Get()
+                    .UnwrapAllocator(Domain::kObj, hooks[i].allocator())
+                    .ok());
+  }
   testing::ResetRuntime();
 }
 
-TEST(DebugHooksSetupTest, AfterInitRefusedWhenBlocksCannotBeCounted) {
-  testing::InitializeRuntime("malloc");
-  absl::Status status = Runtime::Get().SetupDebugHooks();
-  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(status.message().find("does not count mem/obj blocks"),
-            std::string::npos);
+// Issue 11 item 3: after initialization, setting up hooks that a *_debug
+// configuration already installed succeeds and changes nothing, as
+// CPython's PyMem_SetupDebugHooks.
+TEST(DebugHooksSetupTest, AfterInitIdempotentUnderDebugConfigurations) {
+  for (const char* name :
+       {"malloc_debug", "pymalloc_debug", "mimalloc_debug"}) {
+    if (!ParseNamedConfig(name).ok() ||
+        !BaseAllocators(*ParseNamedConfig(name)).ok()) {
+      continue;  // mimalloc not built in
+    }
+    testing::InitializeRuntime(name);
+    const AllocatorTableSnapshot before = AllocatorTable::Global().Snapshot();
+    EXPECT_TRUE(Runtime::Get().SetupDebugHooks().ok()) << name;
+    EXPECT_TRUE(AllocatorTable::Global().Snapshot() == before) << name;
+    testing::ResetRuntime();
+  }
+}
+
+// A raw base allocator that puts an 8-byte canary right after each block
+// and checks it on free: it finds a write past a block without ASan.
+struct CanaryAllocator {
+  static constexpr std::uint64_t kCanary = 0x5AFE5AFE5AFE5AFEull;
+  static inline std::atomic<int> overruns{0};
+  static void* Malloc(void*, std::size_t n) {
+    auto* base = static_cast<unsigned char*>(std::malloc(16 + n + 8));
+    if (base == nullptr) return nullptr;
+    std::memcpy(base, &n, sizeof(n));
+    std::memcpy(base + 16 + n, &kCanary, 8);
+    return base + 16;
+  }
+  static void* Calloc(void* ctx, std::size_t nelem, std::size_t elsize) {
+    void* p = Malloc(ctx, nelem * elsize);
+    if (p != nullptr) std::memset(p, 0, nelem * elsize);
+    return p;
+  }
+  static void Free(void*, void* p) {
+    if (p == nullptr) return;
+    auto* base = static_cast<unsigned char*>(p) - 16;
+    std::size_t n;
+    std::memcpy(&n, base, sizeof(n));
+    std::uint64_t canary;
+    std::memcpy(&canary, base + 16 + n, 8);
+    if (canary != kCanary) overruns.fetch_add(1);
+    std::free(base);
+  }
+  static void* Realloc(void* ctx, void* p, std::size_t n) {
+    void* fresh = Malloc(ctx, n);
+    if (fresh == nullptr || p == nullptr) return fresh;
+    std::size_t old;
+    std::memcpy(&old, static_cast<unsigned char*>(p) - 16, sizeof(old));
+    std::memcpy(fresh, p, std::min(old, n));
+    Free(ctx, p);
+    return fresh;
+  }
+  static ih_allocator_t Get() {
+    return {nullptr, &Malloc, &Calloc, &Realloc, &Free};
+  }
+};
+
+// Pre-initializes "malloc" with the canary allocator as raw base and debug
+// hooks with `serial_numbers`, then initializes.
+void StartCanaryCycle(bool serial_numbers) {
   testing::ResetRuntime();
+  interp::RuntimeConfig config;
+  config.allocator = "malloc";
+  config.use_environment = false;
+  ASSERT_TRUE(Runtime::Get().PreInitialize(config).ok());
+  ASSERT_TRUE(Runtime::Get()
+                  .ReplaceAllocator(Domain::kRaw, CanaryAllocator::Get())
+                  .ok());
+  DebugHookOptions options;
+  options.serial_numbers = serial_numbers;
+  ASSERT_TRUE(Runtime::Get().SetupDebugHooks(options).ok());
+  ASSERT_TRUE(Runtime::Get().Initialize().ok());
+}
+
+// Issue 11 item 5: a block keeps its own layout across cycles. Freeing a
+// block made without serial numbers under hooks with serial numbers (and
+// the reverse) writes nothing past it, and reallocating it keeps its data.
+TEST(DebugHooksSetupTest, BlockFromAnEarlierCycleKeepsItsLayout) {
+  for (bool first_serial : {false, true}) {
+    CanaryAllocator::overruns = 0;
+    StartCanaryCycle(first_serial);
+    void* freed = Malloc(Domain::kRaw, 16);
+    void* resized = Malloc(Domain::kRaw, 16);
+    std::memset(resized, 'x', 16);
+    StartCanaryCycle(!first_serial);
+    Free(Domain::kRaw, freed);
+    void* moved = Realloc(Domain::kRaw, resized, 32);
+    ASSERT_NE(moved, nullptr);
+    EXPECT_EQ(std::string(static_cast<char*>(moved), 16), std::string(16, 'x'));
+    Free(Domain::kRaw, moved);
+    EXPECT_EQ(CanaryAllocator::overruns.load(), 0)
+        << "first cycle with serial numbers: " << first_serial;
+  }
+  testing::ResetRuntime();
+  SetDebugHookOptions({});
 }
 
 TEST(DebugHooksSetupTest, SerialNumbersAreAnOption) {
