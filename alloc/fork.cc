@@ -13,7 +13,7 @@
 namespace interpheap::alloc {
 namespace {
 
-constexpr int kMaxForkLocks = 32;
+constexpr int kMaxForkLocks = 128;
 
 struct ForkLock {
   sync::Mutex* mu;
@@ -68,7 +68,7 @@ bool RegisterForkLock(sync::Mutex* mu, ForkRank rank) {
   std::call_once(installed, &InstallHandlers);
   sync::MutexLock hold(&list_mu);
   if (fork_lock_count == kMaxForkLocks) {
-    FatalError("RegisterForkLock", "more than 32 fork locks");
+    FatalError("RegisterForkLock", "more than 128 fork locks");
   }
   int i = fork_lock_count++;
   // Insertion sort: stable, so equal ranks keep registration order.

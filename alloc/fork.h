@@ -30,11 +30,14 @@ enum class ForkRank {
   kArenaMap = 40,
   kHeapRegistry = 50,
   kTracemalloc = 60,
+  // The debug hooks' block set: 64 shard locks, leaves (nothing is taken
+  // while one is held).
+  kDebugBlockSet = 70,
 };
 
 // Registers `mu` for the fork handlers (installed with the first
 // registration). Returns true, so a file can register a global lock from a
-// namespace-scope initializer. At most 32 locks; more is a fatal error.
+// namespace-scope initializer. At most 128 locks; more is a fatal error.
 // Requires: `mu` lives for the rest of the process.
 bool RegisterForkLock(sync::Mutex* mu, ForkRank rank);
 

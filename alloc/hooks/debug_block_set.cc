@@ -1,5 +1,6 @@
 #include "alloc/hooks/debug_block_set.h"
 
+#include "alloc/fork.h"
 #include "alloc/hooks/trace_tables.h"  // Mix
 #include "sync/mutex_lock.h"
 
@@ -7,12 +8,20 @@ namespace interpheap::alloc {
 namespace {
 
 ABSL_CONST_INIT DebugBlockSet global_set;
+const bool global_set_fork_registered = global_set.RegisterForkLocks();
 
 std::size_t Hash(std::uintptr_t address) { return Mix(address >> 4); }
 
 }  // namespace
 
 DebugBlockSet& DebugBlockSet::Global() { return global_set; }
+
+bool DebugBlockSet::RegisterForkLocks() {
+  for (Shard& shard : shards_) {
+    RegisterForkLock(&shard.mu, ForkRank::kDebugBlockSet);
+  }
+  return true;
+}
 
 DebugBlockSet::Shard& DebugBlockSet::ShardOf(std::uintptr_t address,
                                              DebugBlockSet* set) {

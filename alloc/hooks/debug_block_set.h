@@ -50,6 +50,11 @@ class DebugBlockSet {
   // Marks `p` freed if it is live; returns what it was before.
   DebugBlockInfo TakeLive(const void* p);
 
+  // Registers every shard's lock with fork() (alloc/fork.h), so a child
+  // forked while other threads use the debug hooks finds them free.
+  // Returns true (for a namespace-scope initializer).
+  bool RegisterForkLocks();
+
  private:
   struct Entry {
     std::uintptr_t address;  // 0: empty
