@@ -73,7 +73,7 @@ void Heap::LeaveRemoteFree() {
   // push still counts in flight, so no one frees the heap before this
   // thread leaves under the orphan lock, where it drains the heap and frees
   // it if its last block just came home.
-  sync::MutexLock hold(&orphan_mu);
+  sync::MutexLock hold(&OrphanLock());
   push_state_.fetch_sub(kPushInFlight, std::memory_order_acq_rel);
   ReclaimIfEmptyLocked(this);
 }
@@ -94,10 +94,10 @@ void Heap::DrainRemoteFrees() {
 }
 
 Heap::RetireResult Heap::Retire(Heap* heap) {
-  sync::MutexLock hold(&orphan_mu);
+  sync::MutexLock hold(&OrphanLock());
   // Quiescent (see Requires), so the guard may change hands: from now on
   // the heap is touched only under the orphan lock.
-  heap->guard_ = &orphan_mu;
+  heap->guard_ = &OrphanLock();
   heap->guard().AssumeHeld();
   // Acquire: pushes that entered before this see the orphan bit when they
   // leave, and their raised remote_pending_ is visible below.
