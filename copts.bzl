@@ -1,4 +1,4 @@
-"""Compiler options shared by every interpheap target (STYLE.md 2.8).
+"""Compiler options shared by every interpheap target.
 
 Usage: `copts = IH_COPTS` on libraries and binaries, `copts = IH_TEST_COPTS`
 on tests and benchmarks. Bazel 4.2.3 native cc_* rules; load this file with

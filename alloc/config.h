@@ -28,6 +28,12 @@ enum class NamedConfig {
   kMimalloc,
   kMimallocDebug,
 };
+inline constexpr NamedConfig kAllNamedConfigs[] = {
+    NamedConfig::kDefault,  NamedConfig::kDebug,
+    NamedConfig::kMalloc,   NamedConfig::kMallocDebug,
+    NamedConfig::kPymalloc, NamedConfig::kPymallocDebug,
+    NamedConfig::kMimalloc, NamedConfig::kMimallocDebug,
+};
 
 // The environment variable read at pre-initialization.
 inline constexpr char kConfigEnvVar[] = "INTERPHEAP_MALLOC";

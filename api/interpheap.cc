@@ -1,6 +1,6 @@
 // The C API over the C++ core.
 
-#include "api/interpheap.h"
+#include "interpheap/interpheap.h"
 
 #include <unistd.h>
 
@@ -66,38 +66,27 @@ ih_interp_t* Wrap(Interpreter* interp) {
 
 extern "C" {
 
-void* ih_raw_malloc(size_t size) {
-  return interpheap::alloc::Malloc(Domain::kRaw, size);
-}
-void* ih_raw_calloc(size_t nelem, size_t elsize) {
-  return interpheap::alloc::Calloc(Domain::kRaw, nelem, elsize);
-}
-void* ih_raw_realloc(void* ptr, size_t new_size) {
-  return interpheap::alloc::Realloc(Domain::kRaw, ptr, new_size);
-}
-void ih_raw_free(void* ptr) { interpheap::alloc::Free(Domain::kRaw, ptr); }
+// The twelve data-plane entry points: ih_<domain>_{malloc,calloc,realloc,
+// free}, each the domain call and nothing else.
+#define IH_DEFINE_DOMAIN_ENTRY_POINTS(name, domain)           \
+  void* ih_##name##_malloc(size_t size) {                     \
+    return interpheap::alloc::Malloc(domain, size);           \
+  }                                                           \
+  void* ih_##name##_calloc(size_t nelem, size_t elsize) {     \
+    return interpheap::alloc::Calloc(domain, nelem, elsize);  \
+  }                                                           \
+  void* ih_##name##_realloc(void* ptr, size_t new_size) {     \
+    return interpheap::alloc::Realloc(domain, ptr, new_size); \
+  }                                                           \
+  void ih_##name##_free(void* ptr) { interpheap::alloc::Free(domain, ptr); }
 
-void* ih_mem_malloc(size_t size) {
-  return interpheap::alloc::Malloc(Domain::kMem, size);
-}
-void* ih_mem_calloc(size_t nelem, size_t elsize) {
-  return interpheap::alloc::Calloc(Domain::kMem, nelem, elsize);
-}
-void* ih_mem_realloc(void* ptr, size_t new_size) {
-  return interpheap::alloc::Realloc(Domain::kMem, ptr, new_size);
-}
-void ih_mem_free(void* ptr) { interpheap::alloc::Free(Domain::kMem, ptr); }
+int ih_version(void) { return IH_VERSION_NUMBER; }
+const char* ih_version_string(void) { return IH_VERSION_STRING; }
 
-void* ih_obj_malloc(size_t size) {
-  return interpheap::alloc::Malloc(Domain::kObj, size);
-}
-void* ih_obj_calloc(size_t nelem, size_t elsize) {
-  return interpheap::alloc::Calloc(Domain::kObj, nelem, elsize);
-}
-void* ih_obj_realloc(void* ptr, size_t new_size) {
-  return interpheap::alloc::Realloc(Domain::kObj, ptr, new_size);
-}
-void ih_obj_free(void* ptr) { interpheap::alloc::Free(Domain::kObj, ptr); }
+IH_DEFINE_DOMAIN_ENTRY_POINTS(raw, Domain::kRaw)
+IH_DEFINE_DOMAIN_ENTRY_POINTS(mem, Domain::kMem)
+IH_DEFINE_DOMAIN_ENTRY_POINTS(obj, Domain::kObj)
+#undef IH_DEFINE_DOMAIN_ENTRY_POINTS
 
 ih_runtime_state_t ih_runtime_state(void) {
   return static_cast<ih_runtime_state_t>(Runtime::Get().state());

@@ -15,11 +15,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "alloc/allocator.h"
+/* The allocator shapes (ih_allocator_t, ih_domain_t): alloc/allocator.h in
+ * the repository, installed beside this header as interpheap/allocator.h. */
+#include "interpheap/allocator.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- Version ---- */
+/* The version of these headers; ih_version() is the library's, so a program
+ * can check that the two agree. */
+#define IH_VERSION_MAJOR 0
+#define IH_VERSION_MINOR 3
+#define IH_VERSION_PATCH 0
+#define IH_VERSION_STRING "0.3.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH, e.g. 300 for 0.3.0. */
+#define IH_VERSION_NUMBER \
+  (IH_VERSION_MAJOR * 10000 + IH_VERSION_MINOR * 100 + IH_VERSION_PATCH)
+
+/* The library's version as IH_VERSION_NUMBER encodes it, and as a string. */
+int ih_version(void);
+const char* ih_version_string(void);
 
 /* Status codes; the values are absl::StatusCode's. */
 typedef enum ih_code {
@@ -28,7 +45,6 @@ typedef enum ih_code {
   IH_NOT_FOUND = 5,
   IH_RESOURCE_EXHAUSTED = 8,
   IH_FAILED_PRECONDITION = 9,
-  IH_UNIMPLEMENTED = 12,
   IH_INTERNAL = 13
 } ih_code_t;
 

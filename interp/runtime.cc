@@ -222,10 +222,7 @@ absl::Status Runtime::ApplyConfiguration(std::string_view name) {
             hooks, alloc::DomainName(domain)));
       }
     }
-    if (absl::Status s = ApplyConfigurationLocked(std::string(name)); !s.ok()) {
-      return s;
-    }
-    return absl::OkStatus();
+    return ApplyConfigurationLocked(std::string(name));
   });
 }
 
@@ -233,11 +230,7 @@ absl::Status Runtime::ReplaceAllocator(alloc::Domain domain,
                                        const alloc::Allocator& allocator) {
   return Transition(RuntimeOp::kReplaceAllocator, [&]() -> absl::Status {
     mu_.AssumeHeld();
-    if (absl::Status s = AllocatorTable::Global().Replace(domain, allocator);
-        !s.ok()) {
-      return s;
-    }
-    return absl::OkStatus();
+    return AllocatorTable::Global().Replace(domain, allocator);
   });
 }
 
@@ -245,8 +238,7 @@ absl::Status Runtime::SetArenaAllocator(
     const alloc::ArenaAllocator& allocator) {
   return Transition(RuntimeOp::kSetArenaAllocator, [&]() -> absl::Status {
     mu_.AssumeHeld();
-    if (absl::Status s = alloc::SetArenaAllocator(allocator); !s.ok()) return s;
-    return absl::OkStatus();
+    return alloc::SetArenaAllocator(allocator);
   });
 }
 
@@ -255,11 +247,7 @@ absl::Status Runtime::WrapAllocator(alloc::Domain domain,
                                     alloc::Allocator* previous) {
   return Transition(RuntimeOp::kWrapAllocator, [&]() -> absl::Status {
     mu_.AssumeHeld();
-    if (absl::Status s = AllocatorTable::Global().Wrap(domain, hook, previous);
-        !s.ok()) {
-      return s;
-    }
-    return absl::OkStatus();
+    return AllocatorTable::Global().Wrap(domain, hook, previous);
   });
 }
 
@@ -272,11 +260,7 @@ absl::Status Runtime::UnwrapAllocator(alloc::Domain domain,
           "unwrap refused: debug hooks stay installed until the runtime is "
           "reset; live blocks carry their debug header");
     }
-    if (absl::Status s = AllocatorTable::Global().Unwrap(domain, hook);
-        !s.ok()) {
-      return s;
-    }
-    return absl::OkStatus();
+    return AllocatorTable::Global().Unwrap(domain, hook);
   });
 }
 

@@ -2,7 +2,8 @@
 //
 // Debian's Abseil is not built with TSan, so TSan cannot see the
 // happens-before edges inside absl::Mutex. These macros tell it about our
-// lock/unlock pairs (see ../shared/BUILDING.md). This is the only file that
+// lock/unlock pairs (without them a locked counter is reported as a race;
+// tests/sync/mutex_test.cc shows both sides). This is the only file that
 // includes <sanitizer/tsan_interface.h>; elsewhere the macros expand to
 // nothing.
 
@@ -23,7 +24,6 @@
   __tsan_mutex_pre_unlock(addr, flags)
 #define IH_TSAN_MUTEX_POST_UNLOCK(addr, flags) \
   __tsan_mutex_post_unlock(addr, flags)
-#define IH_TSAN_FLAG_LINKER_INIT __tsan_mutex_linker_init
 #define IH_TSAN_FLAG_TRY_LOCK __tsan_mutex_try_lock
 #define IH_TSAN_FLAG_TRY_LOCK_FAILED __tsan_mutex_try_lock_failed
 
@@ -35,7 +35,6 @@
 #define IH_TSAN_MUTEX_POST_LOCK(addr, flags, recursion) ((void)0)
 #define IH_TSAN_MUTEX_PRE_UNLOCK(addr, flags) ((void)0)
 #define IH_TSAN_MUTEX_POST_UNLOCK(addr, flags) ((void)0)
-#define IH_TSAN_FLAG_LINKER_INIT 0
 #define IH_TSAN_FLAG_TRY_LOCK 0
 #define IH_TSAN_FLAG_TRY_LOCK_FAILED 0
 

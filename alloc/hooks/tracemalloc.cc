@@ -444,7 +444,6 @@ void EndTracing() {
 }
 
 bool IsTracing() { return tracing.load(std::memory_order_acquire); }
-int TracingFrameLimit() { return frame_limit.load(std::memory_order_relaxed); }
 
 __attribute__((noinline)) int Track(unsigned domain, std::uintptr_t ptr,
                                     std::size_t size) {

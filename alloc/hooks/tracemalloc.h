@@ -43,7 +43,6 @@ ih_allocator_t* TracemallocHookPrevious(Domain domain);
 void BeginTracing(int nframe);
 void EndTracing();
 bool IsTracing();
-int TracingFrameLimit();
 
 // CPython's PyTraceMalloc_Track: 0 on success, -1 if the trace cannot be
 // stored, -2 if not tracing. An existing (domain, ptr) trace is replaced

@@ -9,6 +9,7 @@
 #include <string>
 #include <tuple>
 
+#include "alloc/pymalloc/pymalloc.h"
 #include "gtest/gtest.h"
 #include "interp/runtime.h"
 #include "interp/thread_state.h"
@@ -141,7 +142,20 @@ TEST_P(DomainContractTest, ReallocFailureKeepsOldBlock) {
   Free(domain(), p);
 }
 
-TEST_P(DomainContractTest, FreeNullIsANoOp) { Free(domain(), nullptr); }
+TEST_P(DomainContractTest, FreeNullChangesNoCountAndLeavesTheDomainUsable) {
+  const std::int64_t blocks_before = GlobalAllocatedBlocks();
+  ScopedCountingHook counting(domain());
+  Free(domain(), nullptr);
+  Free(domain(), nullptr);
+  // Passed down like any free (CPython's hooks see free(NULL) too) ...
+  EXPECT_EQ(counting.hook.frees.load(), 2);
+  // ... and nothing is counted or released.
+  EXPECT_EQ(GlobalAllocatedBlocks(), blocks_before);
+  void* p = Malloc(domain(), 32);
+  ASSERT_NE(p, nullptr);
+  Free(domain(), p);
+  EXPECT_EQ(GlobalAllocatedBlocks(), blocks_before);
+}
 
 TEST_P(DomainContractTest, TypedHelpersCheckElementCountOverflow) {
   ScopedCountingHook counting(domain());

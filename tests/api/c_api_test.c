@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/interpheap.h"
+#include "interpheap/interpheap.h"
 
 static int passed = 0;
 static int failed = 0;
