@@ -40,8 +40,9 @@ int main(int argc, char** argv) {
     } else if (std::strncmp(argv[i], "--pairs=", 8) == 0) {
       pairs = std::atol(argv[i] + 8);
     } else {
-      std::fprintf(stderr, "usage: bench_mutex --lock=sync|absl|"
-                           "absl_nodeadlock --pairs=N\n");
+      std::fprintf(stderr,
+                   "usage: bench_mutex --lock=sync|absl|"
+                   "absl_nodeadlock --pairs=N\n");
       return 2;
     }
   }

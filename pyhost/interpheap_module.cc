@@ -9,17 +9,20 @@
 #include <utility>
 
 #include "api/interpheap.h"
+#include "pyhost/cpython_compat.h"
+#include "pyhost/host_allocator.h"
 
 namespace interpheap::pyhost {
 namespace {
 
-// The host interpreter (host-locked by the GIL); set at registration.
-ih_interp_t* host_interp = nullptr;
-
-// Runs `fn` attached to the host interpreter. Attaching to it takes no lock
-// (the caller holds the GIL, its lock), so `fn` may allocate.
+// Runs `fn` attached to the interpheap interpreter of the calling thread's
+// CPython interpreter (host-locked by its GIL). Attaching to it takes no
+// lock (the caller holds the GIL, its lock), so `fn` may allocate.
 template <typename Fn>
 bool WithHostAttached(Fn fn, ih_status_t* status) {
+  // The C API's handle of an interpreter is its address (api/interpheap.h).
+  ih_interp_t* const host_interp =
+      reinterpret_cast<ih_interp_t*>(CurrentHostInterpreter());
   if (ih_thread_current() == host_interp) {
     fn();
     return true;
@@ -98,8 +101,21 @@ PyObject* DebugMallocStats(PyObject*, PyObject*) {
       written == IH_OK) {
     std::fputc('\n', stderr);
   }
-  _PyObject_DebugTypeStats(stderr);
+  compat::DebugTypeStats(stderr);
   Py_RETURN_NONE;
+}
+
+PyObject* InterpreterId(PyObject*, PyObject*) {
+  return PyLong_FromLongLong(CurrentHostInterpreter()->id());
+}
+
+PyObject* RemoteFrees(PyObject*, PyObject*) {
+  return PyLong_FromLongLong(CurrentHostInterpreter()->heap().remote_frees());
+}
+
+PyObject* Interpreters(PyObject*, PyObject*) {
+  return Py_BuildValue("(nK)", static_cast<Py_ssize_t>(LiveInterpreters()),
+                       static_cast<unsigned long long>(RetiredInterpreters()));
 }
 
 PyObject* BufferOverflow(PyObject*, PyObject*) {
@@ -128,9 +144,25 @@ PyMethodDef methods[] = {
     {"debugmallocstats", DebugMallocStats, METH_NOARGS,
      "sys._debugmallocstats() on interpheap: the stats table, then "
      "CPython's free lists, on stderr."},
+    {"interpreter_id", InterpreterId, METH_NOARGS,
+     "The interpheap interpreter serving this CPython interpreter."},
+    {"remote_frees", RemoteFrees, METH_NOARGS,
+     "Blocks of this interpreter's heap freed under another interpreter."},
+    {"interpreters", Interpreters, METH_NOARGS,
+     "(live, retired) CPython interpreters known to the host."},
     {"buffer_overflow", BufferOverflow, METH_NOARGS,
      "Writes past a PyMem_Malloc(16) block and frees it."},
     {nullptr, nullptr, 0, nullptr},
+};
+
+// Multi-phase initialization, so that every interpreter imports its own
+// module object; the module has no state, so it declares (3.12+) that it
+// runs in interpreters with their own GIL.
+PyModuleDef_Slot slots[] = {
+#if PY_VERSION_HEX >= 0x030C0000
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+    {0, nullptr},
 };
 
 PyModuleDef module_def = {
@@ -139,7 +171,7 @@ PyModuleDef module_def = {
     "interpheap, the allocator this Python runs on (pyhost).",
     0,
     methods,
-    nullptr,
+    slots,
     nullptr,
     nullptr,
     nullptr,
@@ -149,8 +181,7 @@ PyObject* InitModule() { return PyModuleDef_Init(&module_def); }
 
 }  // namespace
 
-void RegisterInterpheapModule(ih_interp_t* host) {
-  host_interp = host;
+void RegisterInterpheapModule() {
   PyImport_AppendInittab("_interpheap", &InitModule);
 }
 

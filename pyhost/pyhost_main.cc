@@ -31,6 +31,7 @@
 #include "alloc/fatal.h"
 #include "interp/runtime.h"
 #include "pyhost/configuration.h"
+#include "pyhost/cpython_compat.h"
 #include "pyhost/fatal_handler.h"
 #include "pyhost/host_allocator.h"
 #include "pyhost/interpheap_module.h"
@@ -72,7 +73,7 @@ int Main(int argc, char** argv) {
   ConfigurationInputs inputs;
   inputs.interpheap_malloc = GetEnv("INTERPHEAP_MALLOC");
   inputs.pythonmalloc = pythonmalloc;
-  inputs.use_environment = Py_IgnoreEnvironmentFlag == 0;
+  inputs.use_environment = !compat::IgnoreEnvironment();
   const char* cpython_choice = _PyMem_GetCurrentAllocatorName();
   inputs.cpython_choice = cpython_choice == nullptr ? "" : cpython_choice;
   const std::string name = ChooseConfiguration(inputs);
@@ -101,8 +102,7 @@ int Main(int argc, char** argv) {
 
   // 3. The replace window: CPython is pre-initialized, not initialized.
   InstallCPythonAllocators(host);
-  // The C API's handle of an interpreter is its address (api/interpheap.h).
-  RegisterInterpheapModule(reinterpret_cast<ih_interp_t*>(host));
+  RegisterInterpheapModule();
 
   // 4. The command line, with this launcher as sys.executable.
   PyConfig config;

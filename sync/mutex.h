@@ -47,8 +47,9 @@ namespace interpheap::sync {
 inline constexpr std::size_t kCacheLineSize = 64;
 
 // For a lock held by the host (see Mutex(HostHeldPredicate, void*)): returns
-// whether the calling thread holds it. Must not take any sync::Mutex.
-using HostHeldPredicate = bool (*)(void* ctx);
+// nonzero when the calling thread holds it. Must not take any sync::Mutex.
+// An int, not a bool, so that C hosts pass theirs (api/interpheap.h) as is.
+using HostHeldPredicate = int (*)(void* ctx);
 
 // A non-recursive exclusive lock that knows its owner.
 //
@@ -64,11 +65,11 @@ class ABSL_LOCKABLE alignas(kCacheLineSize) Mutex {
   // A stand-in for a lock that belongs to the host, for clang's analysis and
   // for the "held" checks: interpheap never takes it (Lock, TryLock and
   // Unlock are fatal errors), and IsHeldByCurrentThread() returns
-  // `held(ctx)`. For CPython, `held` asks PyGILState_Check().
-  // Requires: `held` is not nullptr.
+  // `held(ctx) != 0`. For CPython, `held` asks PyGILState_Check(). A null
+  // `held` makes an ordinary lock, as Mutex() does.
   Mutex(HostHeldPredicate held, void* ctx) noexcept
-      : host_held_(held), host_ctx_(ctx) {
-    ABSL_RAW_CHECK(held != nullptr, "sync::Mutex: null host predicate");
+      : host_held_(held), host_ctx_(held == nullptr ? nullptr : ctx) {
+    IH_TSAN_MUTEX_CREATE(this, 0);
   }
 
   ~Mutex() { IH_TSAN_MUTEX_DESTROY(this, 0); }
@@ -150,7 +151,9 @@ class ABSL_LOCKABLE alignas(kCacheLineSize) Mutex {
   // Exact: true if and only if the calling thread holds the lock (for a host
   // lock: what the host's predicate says).
   bool IsHeldByCurrentThread() const noexcept {
-    if (ABSL_PREDICT_FALSE(host_held_ != nullptr)) return host_held_(host_ctx_);
+    if (ABSL_PREDICT_FALSE(host_held_ != nullptr)) {
+      return host_held_(host_ctx_) != 0;
+    }
     return owner_.load(std::memory_order_relaxed) == CurrentThreadId();
   }
 

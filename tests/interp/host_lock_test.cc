@@ -187,8 +187,7 @@ TEST_P(HostLockTest, InterpretersLocksShareNoCacheLine) {
   absl::StatusOr<Interpreter*> host = Create(HostConfig());
   ASSERT_TRUE(a.ok() && b.ok() && host.ok());
   std::vector<std::uintptr_t> lines;
-  for (Interpreter* interp :
-       {runtime().main_interpreter(), *a, *b, *host}) {
+  for (Interpreter* interp : {runtime().main_interpreter(), *a, *b, *host}) {
     const auto address = reinterpret_cast<std::uintptr_t>(&interp->lock());
     EXPECT_EQ(address % sync::kCacheLineSize, 0u);
     for (std::uintptr_t line : lines) {
