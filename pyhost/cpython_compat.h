@@ -3,11 +3,10 @@
 // pyhost uses is here; the rest of pyhost is one implementation.
 //
 //                          3.11             3.12              3.13
-//   current thread state   _PyThreadState_UncheckedGet        PyThreadState_GetUnchecked
-//   finalizing             _Py_IsFinalizing                   Py_IsFinalizing
-//   traceback dump         _Py_DumpTracebackThreads           (none exported)
-//   type free-list stats   _PyObject_DebugTypeStats           (none exported)
-//   own GIL / obmalloc     no               per interpreter (PEP 684)
+//   current thread state   _PyThreadState_UncheckedGet
+//   PyThreadState_GetUnchecked finalizing             _Py_IsFinalizing
+//   Py_IsFinalizing traceback dump         _Py_DumpTracebackThreads (none
+//   exported) own GIL / obmalloc     no               per interpreter (PEP 684)
 
 #ifndef INTERPHEAP_PYHOST_CPYTHON_COMPAT_H_
 #define INTERPHEAP_PYHOST_CPYTHON_COMPAT_H_
@@ -18,7 +17,7 @@
 
 #if PY_VERSION_HEX < 0x030D0000
 // Exported by libpython 3.11 and 3.12 but declared only in CPython's
-// internal headers (pycore_traceback.h, pycore_object.h).
+// internal headers (pycore_traceback.h).
 extern "C" const char* _Py_DumpTracebackThreads(int fd,
                                                 PyInterpreterState* interp,
                                                 PyThreadState* current_tstate);
@@ -80,15 +79,6 @@ inline bool DumpTracebackThreads(int fd, PyThreadState* tstate) {
   (void)fd;
   (void)tstate;
   return false;
-#endif
-}
-
-// sys._debugmallocstats()'s free-list lines, where exported.
-inline void DebugTypeStats(std::FILE* out) {
-#if PY_VERSION_HEX < 0x030D0000
-  _PyObject_DebugTypeStats(out);
-#else
-  (void)out;
 #endif
 }
 

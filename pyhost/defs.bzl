@@ -55,6 +55,7 @@ def pyhost_launcher(
         ],
         hdrs = [
             "cpython_compat.h",
+            "cross_interpreter_free.h",
             "fatal_handler.h",
             "host_allocator.h",
             "interpheap_module.h",
@@ -64,6 +65,7 @@ def pyhost_launcher(
         deps = internal + [
             "//alloc:domain",
             "//alloc:fatal",
+            "//alloc/hooks:debug_hooks",
             "//alloc/pymalloc",
             "//api:interpheap",
             "//interp:interpreter",
@@ -85,6 +87,7 @@ def pyhost_launcher(
             ":configuration",
             ":" + name + "_lib",
             "//alloc:fatal",
+            "//alloc/hooks:debug_hooks",
             "//interp:runtime",
             "@absl",
             python,

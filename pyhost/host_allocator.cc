@@ -44,7 +44,9 @@ HostLock* free_host_locks ABSL_GUARDED_BY(host_locks_mu) = nullptr;
 // The main host interpreter's predicate. 3.11 (one GIL): CPython's own
 // check. 3.12+: the calling thread's attached state belongs to an
 // interpreter served by main (main itself, or one sharing its obmalloc
-// state and so its GIL); no thread state: CPython's own check.
+// state and so its GIL). A thread with no attached state holds no GIL once
+// CPython is initialized (PyGILState_Check() would answer 1 for it as soon
+// as a subinterpreter exists); before that, CPython's own check.
 int MainGilHeld(void*) {
   if constexpr (compat::kPerInterpreterGil) {
     PyThreadState* tstate = compat::CurrentThreadState();
@@ -52,6 +54,7 @@ int MainGilHeld(void*) {
       return interpreter_map.Lookup(tstate->interp) ==
              host_interpreter.load(std::memory_order_acquire);
     }
+    if (Py_IsInitialized()) return 0;
   }
   return PyGILState_Check() != 0;
 }
@@ -231,6 +234,15 @@ interp::Interpreter* CurrentHostInterpreter() {
     if (tstate != nullptr) return interpreter_map.Lookup(tstate->interp);
   }
   return main;
+}
+
+long long RemoteFreesOf(PyInterpreterState* interp) {
+  interp::Interpreter* served =
+      host_interpreter.load(std::memory_order_acquire);
+  if constexpr (compat::kPerInterpreterGil) {
+    served = interpreter_map.Lookup(interp);
+  }
+  return served->heap().remote_frees();
 }
 
 std::uint64_t RetiredInterpreters() { return interpreter_map.retired(); }

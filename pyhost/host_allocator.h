@@ -22,6 +22,8 @@
 #ifndef INTERPHEAP_PYHOST_HOST_ALLOCATOR_H_
 #define INTERPHEAP_PYHOST_HOST_ALLOCATOR_H_
 
+#include <Python.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -48,6 +50,10 @@ interp::Interpreter* HostInterpreter();
 // interpreter (CPython 3.12+; before, and without a thread state, the host
 // interpreter). Requires: the calling thread holds that interpreter's GIL.
 interp::Interpreter* CurrentHostInterpreter();
+
+// Blocks of the heap serving CPython interpreter `interp` that were freed
+// under another interpreter (its remote-free count).
+long long RemoteFreesOf(PyInterpreterState* interp);
 
 // CPython interpreters known to the map now (main's included), and those
 // retired so far (3.12+; 0 before).

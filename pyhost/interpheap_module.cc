@@ -10,6 +10,7 @@
 
 #include "api/interpheap.h"
 #include "pyhost/cpython_compat.h"
+#include "pyhost/cross_interpreter_free.h"
 #include "pyhost/host_allocator.h"
 
 namespace interpheap::pyhost {
@@ -89,9 +90,14 @@ PyObject* GetAllocatedBlocks(PyObject*, PyObject*) {
   return PyLong_FromLongLong(blocks < 0 ? 0 : blocks);
 }
 
-PyObject* DebugMallocStats(PyObject*, PyObject*) {
-  // sys._debugmallocstats(): the host heap's table where CPython prints
-  // obmalloc's, then CPython's free-list lines.
+// CPython's own sys._debugmallocstats, kept by InstallSysFunctions: with a
+// custom allocator its obmalloc part prints nothing, and the rest prints
+// the free-list lines (no longer exported as a function in 3.13).
+PyCFunction cpython_debugmallocstats = nullptr;
+
+PyObject* DebugMallocStats(PyObject* self, PyObject* args) {
+  // sys._debugmallocstats(): this interpreter's heap table where CPython
+  // prints obmalloc's, then CPython's free-list lines.
   std::fflush(stderr);
   ih_status_t status;
   int written = IH_OK;
@@ -101,8 +107,8 @@ PyObject* DebugMallocStats(PyObject*, PyObject*) {
       written == IH_OK) {
     std::fputc('\n', stderr);
   }
-  compat::DebugTypeStats(stderr);
-  Py_RETURN_NONE;
+  if (cpython_debugmallocstats == nullptr) Py_RETURN_NONE;
+  return cpython_debugmallocstats(self, args);
 }
 
 PyObject* InterpreterId(PyObject*, PyObject*) {
@@ -117,6 +123,36 @@ PyObject* Interpreters(PyObject*, PyObject*) {
   return Py_BuildValue("(nK)", static_cast<Py_ssize_t>(LiveInterpreters()),
                        static_cast<unsigned long long>(RetiredInterpreters()));
 }
+
+#if PY_VERSION_HEX >= 0x030C0000
+// _interpheap.cross_interpreter_free(objects): the sequence of
+// pyhost/cross_interpreter_free.h; returns how many of the new
+// interpreter's blocks came home through its remote-free list.
+PyObject* CrossInterpreterFree(PyObject*, PyObject* arg) {
+  const long objects = PyLong_AsLong(arg);
+  if (objects < 0 || objects > 10000000) {
+    if (!PyErr_Occurred()) {
+      PyErr_SetString(PyExc_ValueError, "objects must be in 0..10000000");
+    }
+    return nullptr;
+  }
+  struct Counts {
+    long long before = 0;
+    long long after = 0;
+  } counts;
+  const int ran = RunCrossInterpreterFree(
+      static_cast<int>(objects),
+      [](PyInterpreterState* sub, void* ctx) {
+        static_cast<Counts*>(ctx)->before = RemoteFreesOf(sub);
+      },
+      [](PyInterpreterState* sub, void* ctx) {
+        static_cast<Counts*>(ctx)->after = RemoteFreesOf(sub);
+      },
+      &counts);
+  if (ran != 0) return nullptr;
+  return PyLong_FromLongLong(counts.after - counts.before);
+}
+#endif
 
 PyObject* BufferOverflow(PyObject*, PyObject*) {
   // CPython's _testcapi.pymem_buffer_overflow: the debug hooks must catch
@@ -150,6 +186,11 @@ PyMethodDef methods[] = {
      "Blocks of this interpreter's heap freed under another interpreter."},
     {"interpreters", Interpreters, METH_NOARGS,
      "(live, retired) CPython interpreters known to the host."},
+#if PY_VERSION_HEX >= 0x030C0000
+    {"cross_interpreter_free", CrossInterpreterFree, METH_O,
+     "Frees a list made by an own-GIL interpreter under this one; returns "
+     "the blocks routed home."},
+#endif
     {"buffer_overflow", BufferOverflow, METH_NOARGS,
      "Writes past a PyMem_Malloc(16) block and frees it."},
     {nullptr, nullptr, 0, nullptr},
@@ -209,6 +250,9 @@ bool InstallSysFunctions() {
       PyErr_Format(PyExc_RuntimeError,
                    "pyhost: sys.%s does not take METH_NOARGS", patch.sys_name);
       return false;
+    }
+    if (patch.replacement == DebugMallocStats) {
+      cpython_debugmallocstats = def->ml_meth;
     }
     def->ml_meth = patch.replacement;
   }

@@ -22,8 +22,7 @@ std::size_t HashOf(const void* key, std::size_t slots) {
 
 }  // namespace
 
-void InterpreterMap::Configure(interp::Interpreter* main,
-                               Callbacks callbacks) {
+void InterpreterMap::Configure(interp::Interpreter* main, Callbacks callbacks) {
   sync::MutexLock lock(&mu_);
   main_ = main;
   callbacks_ = callbacks;
@@ -64,8 +63,7 @@ void InterpreterMap::InsertLocked(const void* key, interp::Interpreter* interp,
 }
 
 interp::Interpreter* InterpreterMap::LookupSlow(const void* key) {
-  const std::uint64_t generation =
-      generation_.load(std::memory_order_acquire);
+  const std::uint64_t generation = generation_.load(std::memory_order_acquire);
   long slot = Find(key);
   interp::Interpreter* interp = nullptr;
   if (slot >= 0) {

@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "alloc/fatal.h"
+#include "alloc/hooks/debug_hooks.h"
 #include "interp/runtime.h"
 #include "pyhost/configuration.h"
 #include "pyhost/cpython_compat.h"
@@ -78,6 +79,24 @@ int Main(int argc, char** argv) {
   inputs.cpython_choice = cpython_choice == nullptr ? "" : cpython_choice;
   const std::string name = ChooseConfiguration(inputs);
   alloc::SetFatalHandler(&CPythonFatalHandler);
+  // Under the debug hooks a cross-interpreter free is reported (once) and
+  // counted, not fatal, unless INTERPHEAP_CROSS_INTERPRETER_FREE=fatal:
+  // CPython's own interpreter tests free objects across interpreters.
+  const std::string cross = GetEnv("INTERPHEAP_CROSS_INTERPRETER_FREE");
+  if (cross == "fatal") {
+    alloc::SetCrossInterpreterFreePolicy(
+        alloc::CrossInterpreterFreePolicy::kFatal);
+  } else if (cross.empty() || cross == "report") {
+    alloc::SetCrossInterpreterFreePolicy(
+        alloc::CrossInterpreterFreePolicy::kReport);
+  } else {
+    std::fprintf(stderr,
+                 "Fatal Python error: pyhost: "
+                 "INTERPHEAP_CROSS_INTERPRETER_FREE='%s': expected 'report' "
+                 "or 'fatal'\nPython runtime state: preinitialized\n\n",
+                 cross.c_str());
+    return 1;
+  }
   interp::Runtime& runtime = interp::Runtime::Get();
   interp::RuntimeConfig runtime_config;
   runtime_config.allocator = name;
