@@ -3,13 +3,7 @@
 #include <Python.h>
 
 #include "alloc/fatal.h"
-
-// faulthandler's dumper, exported by libpython3.11 but declared only in
-// CPython's internal headers (Include/internal/pycore_traceback.h). It reads
-// frames without allocating; CPython's own fatal_error() calls it.
-extern "C" const char* _Py_DumpTracebackThreads(int fd,
-                                                PyInterpreterState* interp,
-                                                PyThreadState* current_tstate);
+#include "pyhost/cpython_compat.h"
 
 namespace interpheap::pyhost {
 
@@ -22,7 +16,7 @@ void CPythonFatalHandler(const char* function, const char* message) {
   }
   alloc::WriteFully(kStderr, message);
   alloc::WriteFully(kStderr, "\nPython runtime state: ");
-  if (_Py_IsFinalizing()) {
+  if (compat::IsFinalizing()) {
     alloc::WriteFully(kStderr, "finalizing");
   } else if (Py_IsInitialized()) {
     alloc::WriteFully(kStderr, "initialized");
@@ -31,10 +25,10 @@ void CPythonFatalHandler(const char* function, const char* message) {
   }
   alloc::WriteFully(kStderr, "\n\n");
   // The thread's Python state, if it has one (no GIL needed to read it).
-  PyThreadState* tstate = _PyThreadState_UncheckedGet();
-  if (tstate != nullptr) {
-    _Py_DumpTracebackThreads(kStderr, PyThreadState_GetInterpreter(tstate),
-                             tstate);
+  // (3.13 exports no allocation-free dumper: the fatal lines stay, the
+  // traceback goes.)
+  PyThreadState* tstate = compat::CurrentThreadState();
+  if (tstate != nullptr && compat::DumpTracebackThreads(kStderr, tstate)) {
     alloc::WriteFully(kStderr, "\n");
   }
 }

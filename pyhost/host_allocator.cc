@@ -5,12 +5,18 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <string>
 
 #include "absl/base/optimization.h"
 #include "alloc/domain.h"
+#include "alloc/fatal.h"
 #include "alloc/pymalloc/pymalloc.h"
 #include "alloc/pymalloc/pymalloc_allocator.h"
 #include "interp/runtime.h"
+#include "pyhost/cpython_compat.h"
+#include "pyhost/interpreter_map.h"
+#include "sync/mutex_lock.h"
 
 namespace interpheap::pyhost {
 namespace {
@@ -21,15 +27,129 @@ namespace {
 std::atomic<interp::Interpreter*> host_interpreter{nullptr};
 std::atomic<alloc::Heap*> host_heap{nullptr};
 
-// The host lock's predicate: the calling thread holds the GIL.
-int GilHeld(void*) { return PyGILState_Check(); }
+// CPython 3.12+: the interpheap interpreter of each CPython interpreter.
+ABSL_CONST_INIT InterpreterMap interpreter_map;
 
-// Makes the host heap the calling thread's current heap, once per thread:
-// after that, one thread-local load and a compare per call. A thread's
-// current heap is the host heap from its first mem/obj call on (and again
-// after an _interpheap function detached it). Returns the host heap.
+// What a host-locked interpreter's lock predicate receives: the CPython
+// interpreter it serves. Kept for the life of the process and reused after
+// retirement (a free list under the map's create/retire calls, which the
+// map serializes with its lock for create; retire runs after it).
+struct HostLock {
+  const void* key = nullptr;          // the PyInterpreterState
+  std::atomic<bool> retiring{false};  // set while Retire destroys it
+  HostLock* next_free = nullptr;
+};
+ABSL_CONST_INIT sync::Mutex host_locks_mu(absl::kConstInit);
+HostLock* free_host_locks ABSL_GUARDED_BY(host_locks_mu) = nullptr;
+
+// The main host interpreter's predicate. 3.11 (one GIL): CPython's own
+// check. 3.12+: the calling thread's attached state belongs to an
+// interpreter served by main (main itself, or one sharing its obmalloc
+// state and so its GIL). A thread with no attached state holds no GIL once
+// CPython is initialized (PyGILState_Check() would answer 1 for it as soon
+// as a subinterpreter exists); before that, CPython's own check.
+int MainGilHeld(void*) {
+  if constexpr (compat::kPerInterpreterGil) {
+    PyThreadState* tstate = compat::CurrentThreadState();
+    if (tstate != nullptr) {
+      return interpreter_map.Lookup(tstate->interp) ==
+             host_interpreter.load(std::memory_order_acquire);
+    }
+    if (Py_IsInitialized()) return 0;
+  }
+  return PyGILState_Check() != 0;
+}
+
+// A subinterpreter's predicate: the calling thread's attached state is one
+// of that interpreter's (PyGILState_Check() cannot tell: it answers 1 for
+// every thread once subinterpreters exist).
+int SubinterpreterGilHeld(void* ctx) {
+  const HostLock* lock = static_cast<const HostLock*>(ctx);
+  if (lock->retiring.load(std::memory_order_acquire)) return true;
+  PyThreadState* tstate = compat::CurrentThreadState();
+  return tstate != nullptr && tstate->interp == lock->key;
+}
+
+// Map callbacks (3.12+). Create runs under the map's lock, inside a mem/obj
+// call of the new interpreter's first thread.
+interp::Interpreter* CreateForKey(const void* key, bool* permanent) {
+  interp::Interpreter* main = host_interpreter.load(std::memory_order_acquire);
+  auto* state = static_cast<PyInterpreterState*>(const_cast<void*>(key));
+  if (state == PyInterpreterState_Main()) {
+    *permanent = true;
+    return main;
+  }
+  if (compat::UsesMainObmalloc(state)) return main;
+  HostLock* lock;
+  {
+    sync::MutexLock hold(&host_locks_mu);
+    lock = free_host_locks;
+    if (lock != nullptr) {
+      free_host_locks = lock->next_free;
+    } else {
+      lock = new HostLock;
+    }
+  }
+  lock->key = key;
+  lock->retiring.store(false, std::memory_order_release);
+  interp::InterpreterConfig config;
+  config.lock = interp::LockKind::kHost;
+  config.own_heap = true;
+  config.host_lock_held = &SubinterpreterGilHeld;
+  config.host_lock_ctx = lock;
+  absl::StatusOr<interp::Interpreter*> made =
+      interp::Runtime::Get().CreateInterpreter(config);
+  if (!made.ok()) {
+    static char message[512];
+    const std::string text(made.status().message());
+    std::snprintf(message, sizeof(message),
+                  "cannot make the interpheap interpreter of a new CPython "
+                  "interpreter: %s",
+                  text.c_str());
+    alloc::FatalError("pyhost", message);
+  }
+  return *made;
+}
+
+void RetireKey(const void*, interp::Interpreter* interp) {
+  auto* lock = static_cast<HostLock*>(interp->config().host_lock_ctx);
+  lock->retiring.store(true, std::memory_order_release);
+  alloc::Heap* heap = &interp->heap();
+  absl::Status destroyed =
+      interp::Runtime::Get().DestroyInterpreter(interp->handle());
+  if (!destroyed.ok()) {
+    static char message[512];
+    const std::string text(destroyed.message());
+    std::snprintf(message, sizeof(message),
+                  "cannot retire the interpheap interpreter of an ended "
+                  "CPython interpreter: %s",
+                  text.c_str());
+    alloc::FatalError("pyhost", message);
+  }
+  // This thread last ran the ended interpreter; its next mem/obj call
+  // binds again.
+  if (alloc::CurrentHeap() == heap) alloc::SetCurrentHeap(nullptr);
+  sync::MutexLock hold(&host_locks_mu);
+  lock->key = nullptr;
+  lock->next_free = free_host_locks;
+  free_host_locks = lock;
+}
+
+// Makes the right heap the calling thread's current heap. 3.11: the one
+// host heap, once per thread (one thread-local load and a compare per
+// call). 3.12+: the heap of the interpreter whose thread state is attached
+// (the thread-local cache of InterpreterMap, two compares); no thread state
+// (CPython's start-up) means main.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline alloc::Heap* BindThread() {
-  alloc::Heap* const heap = host_heap.load(std::memory_order_acquire);
+  alloc::Heap* heap;
+  if constexpr (compat::kPerInterpreterGil) {
+    PyThreadState* tstate = compat::CurrentThreadState();
+    heap = ABSL_PREDICT_TRUE(tstate != nullptr)
+               ? &interpreter_map.Lookup(tstate->interp)->heap()
+               : host_heap.load(std::memory_order_acquire);
+  } else {
+    heap = host_heap.load(std::memory_order_acquire);
+  }
   if (ABSL_PREDICT_FALSE(alloc::CurrentHeap() != heap)) {
     alloc::SetCurrentHeap(heap);
   }
@@ -37,8 +157,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline alloc::Heap* BindThread() {
 }
 
 // The domain's outermost layer, when it is pymalloc itself (no hook, the
-// default configuration): the call then goes straight to the host heap's
-// inline fast path, which is exactly what that layer would do with the host
+// default configuration): the call then goes straight to the bound heap's
+// inline fast path, which is exactly what that layer would do with that
 // heap current, minus one indirect call. Anything else (debug hooks,
 // tracemalloc, malloc, mimalloc) goes through the layer.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool TopIsPymalloc(
@@ -55,10 +175,14 @@ void* RawCalloc(void*, std::size_t nelem, std::size_t elsize) {
 void* RawRealloc(void*, void* p, std::size_t n) {
   return alloc::Realloc(alloc::Domain::kRaw, p, n);
 }
-void RawFree(void*, void* p) { alloc::Free(alloc::Domain::kRaw, p); }
+void RawFree(void*, void* p) {
+  // An ended interpreter's state is freed here, last of all its memory.
+  if constexpr (compat::kPerInterpreterGil) interpreter_map.OnRawFree(p);
+  alloc::Free(alloc::Domain::kRaw, p);
+}
 
-// The mem and obj functions: the domain call, with the host heap current.
-// Called by CPython with the GIL held, the host heap's lock.
+// The mem and obj functions: the domain call, with the right heap current.
+// Called by CPython with the GIL held, the heap's lock.
 template <alloc::Domain kDomain>
 void* HeapMalloc(void*, std::size_t n) {
   alloc::Heap* const heap = BindThread();
@@ -109,13 +233,16 @@ absl::StatusOr<interp::Interpreter*> CreateHostInterpreter() {
   interp::InterpreterConfig config;
   config.lock = interp::LockKind::kHost;
   config.own_heap = true;
-  config.host_lock_held = &GilHeld;
+  config.host_lock_held = &MainGilHeld;
   return interp::Runtime::Get().CreateInterpreter(config);
 }
 
 void InstallCPythonAllocators(interp::Interpreter* host) {
   host_heap.store(&host->heap(), std::memory_order_release);
   host_interpreter.store(host, std::memory_order_release);
+  if constexpr (compat::kPerInterpreterGil) {
+    interpreter_map.Configure(host, {&CreateForKey, &RetireKey});
+  }
   PyMemAllocatorEx raw = {nullptr, RawMalloc, RawCalloc, RawRealloc, RawFree};
   PyMemAllocatorEx mem = HeapAllocator<alloc::Domain::kMem>();
   PyMemAllocatorEx obj = HeapAllocator<alloc::Domain::kObj>();
@@ -127,5 +254,26 @@ void InstallCPythonAllocators(interp::Interpreter* host) {
 interp::Interpreter* HostInterpreter() {
   return host_interpreter.load(std::memory_order_acquire);
 }
+
+interp::Interpreter* CurrentHostInterpreter() {
+  interp::Interpreter* main = host_interpreter.load(std::memory_order_acquire);
+  if constexpr (compat::kPerInterpreterGil) {
+    PyThreadState* tstate = compat::CurrentThreadState();
+    if (tstate != nullptr) return interpreter_map.Lookup(tstate->interp);
+  }
+  return main;
+}
+
+long long RemoteFreesOf(PyInterpreterState* interp) {
+  interp::Interpreter* served =
+      host_interpreter.load(std::memory_order_acquire);
+  if constexpr (compat::kPerInterpreterGil) {
+    served = interpreter_map.Lookup(interp);
+  }
+  return served->heap().remote_frees();
+}
+
+std::uint64_t RetiredInterpreters() { return interpreter_map.retired(); }
+std::size_t LiveInterpreters() { return interpreter_map.live(); }
 
 }  // namespace interpheap::pyhost

@@ -22,6 +22,11 @@
 #ifndef INTERPHEAP_PYHOST_HOST_ALLOCATOR_H_
 #define INTERPHEAP_PYHOST_HOST_ALLOCATOR_H_
 
+#include <Python.h>
+
+#include <cstddef>
+#include <cstdint>
+
 #include "absl/status/statusor.h"
 #include "interp/interpreter.h"
 
@@ -40,6 +45,20 @@ void InstallCPythonAllocators(interp::Interpreter* host);
 
 // The interpreter InstallCPythonAllocators serves from; nullptr before.
 interp::Interpreter* HostInterpreter();
+
+// The interpheap interpreter serving the calling thread's CPython
+// interpreter (CPython 3.12+; before, and without a thread state, the host
+// interpreter). Requires: the calling thread holds that interpreter's GIL.
+interp::Interpreter* CurrentHostInterpreter();
+
+// Blocks of the heap serving CPython interpreter `interp` that were freed
+// under another interpreter (its remote-free count).
+long long RemoteFreesOf(PyInterpreterState* interp);
+
+// CPython interpreters known to the map now (main's included), and those
+// retired so far (3.12+; 0 before).
+std::size_t LiveInterpreters();
+std::uint64_t RetiredInterpreters();
 
 }  // namespace interpheap::pyhost
 

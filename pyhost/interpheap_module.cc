@@ -9,17 +9,22 @@
 #include <utility>
 
 #include "api/interpheap.h"
+#include "pyhost/cpython_compat.h"
+#include "pyhost/cross_interpreter_free.h"
+#include "pyhost/host_allocator.h"
 
 namespace interpheap::pyhost {
 namespace {
 
-// The host interpreter (host-locked by the GIL); set at registration.
-ih_interp_t* host_interp = nullptr;
-
-// Runs `fn` attached to the host interpreter. Attaching to it takes no lock
-// (the caller holds the GIL, its lock), so `fn` may allocate.
+// Runs `fn` attached to the interpheap interpreter of the calling thread's
+// CPython interpreter (host-locked by its GIL). Attaching to it takes no
+// lock (the caller holds the GIL, its lock), so `fn` may allocate.
 template <typename Fn>
 bool WithHostAttached(Fn fn, ih_status_t* status) {
+  // The C API's handle of an interpreter is its InterpreterHandle value
+  // (api/interpheap.cc).
+  ih_interp_t* const host_interp = reinterpret_cast<ih_interp_t*>(
+      static_cast<std::uintptr_t>(CurrentHostInterpreter()->handle().value));
   if (ih_thread_current() == host_interp) {
     fn();
     return true;
@@ -86,9 +91,14 @@ PyObject* GetAllocatedBlocks(PyObject*, PyObject*) {
   return PyLong_FromLongLong(blocks < 0 ? 0 : blocks);
 }
 
-PyObject* DebugMallocStats(PyObject*, PyObject*) {
-  // sys._debugmallocstats(): the host heap's table where CPython prints
-  // obmalloc's, then CPython's free-list lines.
+// CPython's own sys._debugmallocstats, kept by InstallSysFunctions: with a
+// custom allocator its obmalloc part prints nothing, and the rest prints
+// the free-list lines (no longer exported as a function in 3.13).
+PyCFunction cpython_debugmallocstats = nullptr;
+
+PyObject* DebugMallocStats(PyObject* self, PyObject* args) {
+  // sys._debugmallocstats(): this interpreter's heap table where CPython
+  // prints obmalloc's, then CPython's free-list lines.
   std::fflush(stderr);
   ih_status_t status;
   int written = IH_OK;
@@ -98,9 +108,52 @@ PyObject* DebugMallocStats(PyObject*, PyObject*) {
       written == IH_OK) {
     std::fputc('\n', stderr);
   }
-  _PyObject_DebugTypeStats(stderr);
-  Py_RETURN_NONE;
+  if (cpython_debugmallocstats == nullptr) Py_RETURN_NONE;
+  return cpython_debugmallocstats(self, args);
 }
+
+PyObject* InterpreterId(PyObject*, PyObject*) {
+  return PyLong_FromLongLong(CurrentHostInterpreter()->id());
+}
+
+PyObject* RemoteFrees(PyObject*, PyObject*) {
+  return PyLong_FromLongLong(CurrentHostInterpreter()->heap().remote_frees());
+}
+
+PyObject* Interpreters(PyObject*, PyObject*) {
+  return Py_BuildValue("(nK)", static_cast<Py_ssize_t>(LiveInterpreters()),
+                       static_cast<unsigned long long>(RetiredInterpreters()));
+}
+
+#if PY_VERSION_HEX >= 0x030C0000
+// _interpheap.cross_interpreter_free(objects): the sequence of
+// pyhost/cross_interpreter_free.h; returns how many of the new
+// interpreter's blocks came home through its remote-free list.
+PyObject* CrossInterpreterFree(PyObject*, PyObject* arg) {
+  const long objects = PyLong_AsLong(arg);
+  if (objects < 0 || objects > 10000000) {
+    if (!PyErr_Occurred()) {
+      PyErr_SetString(PyExc_ValueError, "objects must be in 0..10000000");
+    }
+    return nullptr;
+  }
+  struct Counts {
+    long long before = 0;
+    long long after = 0;
+  } counts;
+  const int ran = RunCrossInterpreterFree(
+      static_cast<int>(objects),
+      [](PyInterpreterState* sub, void* ctx) {
+        static_cast<Counts*>(ctx)->before = RemoteFreesOf(sub);
+      },
+      [](PyInterpreterState* sub, void* ctx) {
+        static_cast<Counts*>(ctx)->after = RemoteFreesOf(sub);
+      },
+      &counts);
+  if (ran != 0) return nullptr;
+  return PyLong_FromLongLong(counts.after - counts.before);
+}
+#endif
 
 PyObject* BufferOverflow(PyObject*, PyObject*) {
   // CPython's _testcapi.pymem_buffer_overflow: the debug hooks must catch
@@ -128,9 +181,30 @@ PyMethodDef methods[] = {
     {"debugmallocstats", DebugMallocStats, METH_NOARGS,
      "sys._debugmallocstats() on interpheap: the stats table, then "
      "CPython's free lists, on stderr."},
+    {"interpreter_id", InterpreterId, METH_NOARGS,
+     "The interpheap interpreter serving this CPython interpreter."},
+    {"remote_frees", RemoteFrees, METH_NOARGS,
+     "Blocks of this interpreter's heap freed under another interpreter."},
+    {"interpreters", Interpreters, METH_NOARGS,
+     "(live, retired) CPython interpreters known to the host."},
+#if PY_VERSION_HEX >= 0x030C0000
+    {"cross_interpreter_free", CrossInterpreterFree, METH_O,
+     "Frees a list made by an own-GIL interpreter under this one; returns "
+     "the blocks routed home."},
+#endif
     {"buffer_overflow", BufferOverflow, METH_NOARGS,
      "Writes past a PyMem_Malloc(16) block and frees it."},
     {nullptr, nullptr, 0, nullptr},
+};
+
+// Multi-phase initialization, so that every interpreter imports its own
+// module object; the module has no state, so it declares (3.12+) that it
+// runs in interpreters with their own GIL.
+PyModuleDef_Slot slots[] = {
+#if PY_VERSION_HEX >= 0x030C0000
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+    {0, nullptr},
 };
 
 PyModuleDef module_def = {
@@ -139,7 +213,7 @@ PyModuleDef module_def = {
     "interpheap, the allocator this Python runs on (pyhost).",
     0,
     methods,
-    nullptr,
+    slots,
     nullptr,
     nullptr,
     nullptr,
@@ -149,8 +223,7 @@ PyObject* InitModule() { return PyModuleDef_Init(&module_def); }
 
 }  // namespace
 
-void RegisterInterpheapModule(ih_interp_t* host) {
-  host_interp = host;
+void RegisterInterpheapModule() {
   PyImport_AppendInittab("_interpheap", &InitModule);
 }
 
@@ -178,6 +251,9 @@ bool InstallSysFunctions() {
       PyErr_Format(PyExc_RuntimeError,
                    "pyhost: sys.%s does not take METH_NOARGS", patch.sys_name);
       return false;
+    }
+    if (patch.replacement == DebugMallocStats) {
+      cpython_debugmallocstats = def->ml_meth;
     }
     def->ml_meth = patch.replacement;
   }

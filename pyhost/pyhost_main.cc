@@ -29,8 +29,10 @@
 
 #include "absl/status/status.h"
 #include "alloc/fatal.h"
+#include "alloc/hooks/debug_hooks.h"
 #include "interp/runtime.h"
 #include "pyhost/configuration.h"
+#include "pyhost/cpython_compat.h"
 #include "pyhost/fatal_handler.h"
 #include "pyhost/host_allocator.h"
 #include "pyhost/interpheap_module.h"
@@ -64,11 +66,29 @@ int Main(int argc, char** argv) {
   ConfigurationInputs inputs;
   inputs.interpheap_malloc = GetEnv("INTERPHEAP_MALLOC");
   inputs.pythonmalloc = pythonmalloc;
-  inputs.use_environment = Py_IgnoreEnvironmentFlag == 0;
+  inputs.use_environment = !compat::IgnoreEnvironment();
   const char* cpython_choice = _PyMem_GetCurrentAllocatorName();
   inputs.cpython_choice = cpython_choice == nullptr ? "" : cpython_choice;
   const std::string name = ChooseConfiguration(inputs);
   alloc::SetFatalHandler(&CPythonFatalHandler);
+  // Under the debug hooks a cross-interpreter free is reported (once) and
+  // counted, not fatal, unless INTERPHEAP_CROSS_INTERPRETER_FREE=fatal:
+  // CPython's own interpreter tests free objects across interpreters.
+  const std::string cross = GetEnv("INTERPHEAP_CROSS_INTERPRETER_FREE");
+  if (cross == "fatal") {
+    alloc::SetCrossInterpreterFreePolicy(
+        alloc::CrossInterpreterFreePolicy::kFatal);
+  } else if (cross.empty() || cross == "report") {
+    alloc::SetCrossInterpreterFreePolicy(
+        alloc::CrossInterpreterFreePolicy::kReport);
+  } else {
+    std::fprintf(stderr,
+                 "Fatal Python error: pyhost: "
+                 "INTERPHEAP_CROSS_INTERPRETER_FREE='%s': expected 'report' "
+                 "or 'fatal'\nPython runtime state: preinitialized\n\n",
+                 cross.c_str());
+    return 1;
+  }
   interp::Runtime& runtime = interp::Runtime::Get();
   interp::RuntimeConfig runtime_config;
   runtime_config.allocator = name;
@@ -93,10 +113,7 @@ int Main(int argc, char** argv) {
 
   // 3. The replace window: CPython is pre-initialized, not initialized.
   InstallCPythonAllocators(host);
-  // The C API's handle of an interpreter is its InterpreterHandle value
-  // (api/interpheap.cc).
-  RegisterInterpheapModule(reinterpret_cast<ih_interp_t*>(
-      static_cast<std::uintptr_t>(host->handle().value)));
+  RegisterInterpheapModule();
 
   // 4. The command line. sys.executable comes from argv[0] exactly as for
   // python3 (CPython's getpath): a symlink stays the symlink, so a venv's

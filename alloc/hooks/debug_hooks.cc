@@ -201,6 +201,10 @@ void CheckLock(const char* function) {
   }
 }
 
+std::atomic<CrossInterpreterFreePolicy> cross_interpreter_policy{
+    CrossInterpreterFreePolicy::kFatal};
+std::atomic<std::int64_t> cross_interpreter_frees{0};
+
 // Mem and obj only: a pool block must be freed or reallocated under the
 // interpreter whose heap owns it. Blocks outside pymalloc arenas (raw
 // fallbacks, C library blocks) carry no owner and are not checked.
@@ -216,7 +220,15 @@ void CheckOwner(const char* function, const void* p) {
                   "interpreter %lld and is freed under interpreter %lld",
                   static_cast<long long>(owner->owner_id()),
                   static_cast<long long>(current->owner_id()));
-    DumpAndDie(p, function, message);
+    if (cross_interpreter_policy.load(std::memory_order_relaxed) ==
+        CrossInterpreterFreePolicy::kFatal) {
+      DumpAndDie(p, function, message);
+    }
+    if (cross_interpreter_frees.fetch_add(1, std::memory_order_relaxed) == 0) {
+      WriteFully(2, "interpheap: ");
+      WriteFully(2, message);
+      WriteFully(2, " (routed home; reported once per process)\n");
+    }
   }
 }
 
@@ -423,6 +435,16 @@ void SetDebugHookOptions(const DebugHookOptions& options) {
 
 DebugHookOptions GetDebugHookOptions() {
   return DebugHookOptions{serial_numbers.load()};
+}
+
+void SetCrossInterpreterFreePolicy(CrossInterpreterFreePolicy policy) {
+  cross_interpreter_policy.store(policy, std::memory_order_relaxed);
+}
+CrossInterpreterFreePolicy GetCrossInterpreterFreePolicy() {
+  return cross_interpreter_policy.load(std::memory_order_relaxed);
+}
+std::int64_t CrossInterpreterFrees() {
+  return cross_interpreter_frees.load(std::memory_order_relaxed);
 }
 
 void SetLockHeldPredicate(LockHeldPredicate predicate) {

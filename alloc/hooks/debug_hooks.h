@@ -58,6 +58,22 @@ struct DebugHookOptions {
 ih_allocator_t DebugHook(Domain domain);
 ih_allocator_t* DebugHookPrevious(Domain domain);
 
+// What the mem/obj debug hooks do with a pool block freed or reallocated
+// under an interpreter other than the one whose heap owns it (the block
+// itself is always routed home, in every configuration):
+//   kFatal:  the CPython-format dump and a fatal error naming both
+//            interpreters (the library's default);
+//   kReport: one line on stderr naming both interpreters, for the first
+//            such free of the process; every one is counted
+//            (CrossInterpreterFrees()). CPython hosts default to this so
+//            that CPython's own interpreter tests, which free objects across
+//            interpreters on purpose, run.
+enum class CrossInterpreterFreePolicy { kFatal, kReport };
+void SetCrossInterpreterFreePolicy(CrossInterpreterFreePolicy policy);
+CrossInterpreterFreePolicy GetCrossInterpreterFreePolicy();
+// Cross-interpreter frees the debug hooks have seen under kReport.
+std::int64_t CrossInterpreterFrees();
+
 // True if `allocator` is one of the debug hooks.
 bool IsDebugHook(const ih_allocator_t& allocator);
 
