@@ -72,7 +72,8 @@ int SubinterpreterGilHeld(void* ctx) {
 
 // Map callbacks (3.12+). Create runs under the map's lock, inside a mem/obj
 // call of the new interpreter's first thread.
-interp::Interpreter* CreateForKey(const void* key, bool* permanent) {
+[[maybe_unused]] interp::Interpreter* CreateForKey(const void* key,
+                                                   bool* permanent) {
   interp::Interpreter* main = host_interpreter.load(std::memory_order_acquire);
   auto* state = static_cast<PyInterpreterState*>(const_cast<void*>(key));
   if (state == PyInterpreterState_Main()) {
@@ -111,7 +112,7 @@ interp::Interpreter* CreateForKey(const void* key, bool* permanent) {
   return *made;
 }
 
-void RetireKey(const void*, interp::Interpreter* interp) {
+[[maybe_unused]] void RetireKey(const void*, interp::Interpreter* interp) {
   auto* lock = static_cast<HostLock*>(interp->config().host_lock_ctx);
   lock->retiring.store(true, std::memory_order_release);
   alloc::Heap* heap = &interp->heap();
