@@ -30,7 +30,7 @@ enum class ForkRank {
   kArenaMap = 40,
   kHeapRegistry = 50,
   kTracemalloc = 60,
-  // The debug hooks' block set: 64 shard locks, leaves (nothing is taken
+  // The debug hooks' block set: 16 shard locks, leaves (nothing is taken
   // while one is held).
   kDebugBlockSet = 70,
 };

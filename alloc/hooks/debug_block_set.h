@@ -34,7 +34,9 @@ struct DebugBlockInfo {
 // Thread-safe.
 class DebugBlockSet {
  public:
-  static constexpr int kShards = 64;
+  // 16: enough to spread threads, and fork() holds them all at once (TSan
+  // tracks at most 64 locks held by one thread).
+  static constexpr int kShards = 16;
 
   constexpr DebugBlockSet() = default;
 
