@@ -12,12 +12,13 @@
 
 #include "absl/status/status.h"
 #include "alloc/domain.h"
+#include "alloc/hooks/forwarding_hook.h"
 
 namespace interpheap::stress {
 namespace {
 
-// A pass-through hook on every domain, counting calls. (tests/testing has a
-// testonly twin the stress binary cannot link.) Never freed: a call may
+// A pass-through hook on every domain, counting calls (the shared
+// forwarding hook, alloc/hooks/forwarding_hook.h). Never freed: a call may
 // still be running through it just after it is unwrapped.
 struct CountingHook {
   ih_allocator_t previous[3] = {};
@@ -27,28 +28,14 @@ struct CountingHook {
     static CountingHook* hook = new CountingHook();
     return *hook;
   }
-  static ih_allocator_t* Count(void* ctx) {
-    Get().calls.fetch_add(1, std::memory_order_relaxed);  // a statistic
-    return static_cast<ih_allocator_t*>(ctx);
-  }
-  static void* Malloc(void* ctx, std::size_t n) {
-    ih_allocator_t* prev = Count(ctx);
-    return prev->malloc(prev->ctx, n);
-  }
-  static void* Calloc(void* ctx, std::size_t a, std::size_t b) {
-    ih_allocator_t* prev = Count(ctx);
-    return prev->calloc(prev->ctx, a, b);
-  }
-  static void* Realloc(void* ctx, void* p, std::size_t n) {
-    ih_allocator_t* prev = Count(ctx);
-    return prev->realloc(prev->ctx, p, n);
-  }
-  static void Free(void* ctx, void* p) {
-    ih_allocator_t* prev = Count(ctx);
-    prev->free(prev->ctx, p);
-  }
+  struct Policy : alloc::CtxIsPrevious {
+    static bool Before(void*, alloc::HookCall) {
+      Get().calls.fetch_add(1, std::memory_order_relaxed);  // a statistic
+      return true;
+    }
+  };
   ih_allocator_t For(int domain) {
-    return ih_allocator_t{&previous[domain], Malloc, Calloc, Realloc, Free};
+    return alloc::ForwardingHook<Policy>::Make(&previous[domain]);
   }
 };
 
