@@ -35,9 +35,6 @@ extern "C" int interpheap_pyhost_uses_main_obmalloc(PyInterpreterState* interp);
 
 namespace interpheap::pyhost::compat {
 
-// "3.13" for the CPython pyhost is built against.
-inline constexpr const char* kPythonVersion = PY_VERSION;
-
 // CPython interpreters may have their own GIL and obmalloc state.
 inline constexpr bool kPerInterpreterGil = PY_VERSION_HEX >= 0x030C0000;
 
