@@ -8,24 +8,29 @@
 //   top_[domain] ──► layer {hook B, below} ──► layer {hook A, below}
 //                                              ──► layer {base, nullptr}
 //
-// Layers are immutable after publication and never freed: a thread that
-// loaded the old top can still be inside a hook while another thread
-// unwraps it. They live in a fixed array inside the table (no allocation,
-// constant-initialized); a layer whose contents equal an existing one is
-// reused, so wrapping and unwrapping the same hook forever uses no new slot.
+// Layers live in a fixed array of slots inside the table (no allocation,
+// constant-initialized). A layer is immutable while any domain can reach
+// it; a layer whose contents equal an existing one is reused, so wrapping
+// and unwrapping the same hook forever uses no new slot, and a slot no
+// domain reaches any more is rewritten for a new layer when no free slot is
+// left (readers validate their copy: "Slots and readers" below).
 //
 // This is the mechanism only: which operations are allowed in which
 // lifecycle state is decided by interp/runtime_state.h before it calls here.
-// The data plane (alloc/domain.h) reads top_ with one acquire load.
+// The data plane (alloc/domain.h) reads with Load(): lock-free.
 
 #ifndef INTERPHEAP_ALLOC_ALLOCATOR_TABLE_H_
 #define INTERPHEAP_ALLOC_ALLOCATOR_TABLE_H_
 
 #include <array>
 #include <atomic>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
 
 #include "absl/base/attributes.h"
 #include "absl/base/const_init.h"
+#include "absl/base/optimization.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "alloc/allocator.h"
@@ -51,11 +56,101 @@ const char* DomainName(Domain domain) noexcept;
 // True for allocators whose five fields are equal.
 bool SameAllocator(const Allocator& a, const Allocator& b) noexcept;
 
-// One layer of a domain's stack. Immutable after publication.
-struct AllocatorLayer {
-  Allocator allocator;
-  const AllocatorLayer* below;  // nullptr for the base allocator
-  Allocator* previous;          // the hook's storage; nullptr for a base
+class AllocatorTable;
+
+// One slot of the table: a layer of a domain's stack while some domain can
+// reach it, and reusable once none can (see "Slots and readers" below).
+class AllocatorLayer {
+ public:
+  constexpr AllocatorLayer() = default;
+  constexpr explicit AllocatorLayer(const Allocator& base)
+      : ctx_(base.ctx),
+        malloc_(base.malloc),
+        calloc_(base.calloc),
+        realloc_(base.realloc),
+        free_(base.free) {}
+  AllocatorLayer(const AllocatorLayer&) = delete;
+  AllocatorLayer& operator=(const AllocatorLayer&) = delete;
+
+  // Copies the allocator of the generation `expected` into *out; false if
+  // the slot holds (or is being rewritten to) another generation.
+  // Lock-free: acquire loads between two loads of the generation (each
+  // acquire keeps the second generation load after it; no fence, which
+  // ThreadSanitizer does not model).
+  bool ReadAt(std::uint32_t expected, Allocator* out) const noexcept {
+    if (generation_.load(std::memory_order_acquire) != expected) return false;
+    CopyTo(out);
+    return generation_.load(std::memory_order_relaxed) == expected;
+  }
+  // Even while the contents are stable, odd while a writer rewrites them.
+  std::uint32_t generation() const noexcept {
+    return generation_.load(std::memory_order_acquire);
+  }
+  // One function pointer, for a check that needs no complete copy (the
+  // CPython host's "is the top pymalloc" test): whatever generation it
+  // reads, the pointer is whole.
+  auto free_function() const noexcept {
+    return free_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  friend class AllocatorTable;
+
+  void CopyTo(Allocator* out) const noexcept {
+    out->ctx = ctx_.load(std::memory_order_acquire);
+    out->malloc = malloc_.load(std::memory_order_acquire);
+    out->calloc = calloc_.load(std::memory_order_acquire);
+    out->realloc = realloc_.load(std::memory_order_acquire);
+    out->free = free_.load(std::memory_order_acquire);
+  }
+
+  std::atomic<std::uint32_t> generation_{0};
+  std::atomic<void*> ctx_{nullptr};
+  std::atomic<decltype(Allocator::malloc)> malloc_{nullptr};
+  std::atomic<decltype(Allocator::calloc)> calloc_{nullptr};
+  std::atomic<decltype(Allocator::realloc)> realloc_{nullptr};
+  std::atomic<decltype(Allocator::free)> free_{nullptr};
+  // Control plane only (the table's lock).
+  const AllocatorLayer* below_ = nullptr;  // nullptr for a base allocator
+  Allocator* previous_ = nullptr;          // a hook's previous storage
+  const void* link_ = nullptr;             // a hook's HookLink
+};
+
+// Where a hook finds the allocator it wraps, safe to read while the hook is
+// unwrapped, wrapped again over another layer, or its layers' slots are
+// reused: one word naming the slot of the layer below and that slot's
+// generation, stored by Wrap() before it publishes. The library's own hooks
+// (debug hooks, tracemalloc, fault injection) use one; a hook given plain
+// `Allocator* previous` storage instead has that storage rewritten by each
+// wrap (see Wrap()).
+class HookLink {
+ public:
+  constexpr explicit HookLink(Domain domain) : domain_(domain) {}
+  HookLink(const HookLink&) = delete;
+  HookLink& operator=(const HookLink&) = delete;
+
+  // The allocator the hook wraps. If the hook was unwrapped and that
+  // layer's slot reused since this thread loaded the hook, the call goes on
+  // as a call made now would: to the domain's outermost allocator.
+  // Lock-free; the pause runs between the loads (tests park a thread there).
+  template <typename Pause>
+  Allocator Load(Pause pause) const noexcept;
+  Allocator Load() const noexcept {
+    return Load([] {});
+  }
+
+  Domain domain() const noexcept { return domain_; }
+
+ private:
+  friend class AllocatorTable;
+  static std::uint64_t Pack(int slot, std::uint32_t generation) {
+    return static_cast<std::uint64_t>(generation) << 32 |
+           static_cast<std::uint32_t>(slot);
+  }
+
+  const Domain domain_;
+  std::atomic<const AllocatorTable*> table_{nullptr};
+  std::atomic<std::uint64_t> below_{0};
 };
 
 // The layers of every domain, outermost first: what tests compare to prove
@@ -75,7 +170,23 @@ struct AllocatorTableSnapshot {
 };
 
 // Thread-safe. Control-plane calls take the table's lock; the data plane
-// reads without it (top()).
+// reads without it (Load()).
+//
+// Slots and readers. A reader (a domain call, or a hook finding what it
+// wraps) copies a slot's allocator with ReadAt(): the generation, the five
+// words, the generation again. A slot no domain can reach (not a top, not
+// below one) may be reused when no free slot is left: the writer makes the
+// generation odd, rewrites, makes it even again (under the table's lock),
+// then publishes. A reader that loaded the slot before it was reused sees
+// the generation change and starts again from the domain's top, so it never
+// acts on a mix of two layers nor on a layer of another domain. Reuse never
+// waits for readers: what a reader still holds after its copy is the
+// allocator's functions and ctx, which the table does not own. Hence the
+// rule for hook owners: after Unwrap() returns, a thread that entered the
+// domain before may still call the hook's functions with its ctx until that
+// call returns; free the ctx only once every thread that may have been
+// allocating then has returned from that call (joined, or synchronised
+// with you after it).
 class AllocatorTable {
  public:
   static constexpr int kMaxHooks = AllocatorTableSnapshot::kMaxDepth - 1;
@@ -84,7 +195,7 @@ class AllocatorTable {
   // Every domain starts as the C library allocator with no hooks.
   constexpr explicit AllocatorTable(absl::ConstInitType)
       : mu_(absl::kConstInit),
-        layers_{AllocatorLayer{kLibcAllocator, nullptr, nullptr}},
+        layers_{AllocatorLayer(kLibcAllocator)},
         top_{&layers_[0], &layers_[0], &layers_[0]} {}
   AllocatorTable() : AllocatorTable(absl::kConstInit) {}
 
@@ -94,15 +205,51 @@ class AllocatorTable {
   // The process-wide table the domains use.
   static AllocatorTable& Global() noexcept { return global_; }
 
-  // The outermost layer of `domain`; never nullptr. Acquire-loads what
-  // Publish() release-stored, so the layer and everything its hook's
-  // `previous` storage holds are visible.
+  // The outermost allocator of `domain` (a copy). Lock-free; the pause
+  // runs after the copy, before it is validated (tests park a thread
+  // there). Retries only when the slot it loaded was reused meanwhile.
+  template <typename Pause>
+  Allocator Load(Domain domain, Pause pause) const noexcept {
+    return ReadTop(
+        domain,
+        [](const AllocatorLayer& layer) {
+          Allocator allocator;
+          layer.CopyTo(&allocator);
+          return allocator;
+        },
+        pause);
+  }
+  Allocator Load(Domain domain) const noexcept {
+    return Load(domain, [] {});
+  }
+
+  // The data plane's read: one function of the outermost allocator of
+  // `domain` with its ctx, validated as Load() validates (two loads fewer
+  // than a whole copy).
+  template <typename Fn>
+  struct Bound {
+    void* ctx;
+    Fn fn;
+  };
+  ABSL_ATTRIBUTE_ALWAYS_INLINE auto LoadMalloc(Domain domain) const noexcept {
+    return LoadOne(domain, &AllocatorLayer::malloc_);
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE auto LoadCalloc(Domain domain) const noexcept {
+    return LoadOne(domain, &AllocatorLayer::calloc_);
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE auto LoadRealloc(Domain domain) const noexcept {
+    return LoadOne(domain, &AllocatorLayer::realloc_);
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE auto LoadFree(Domain domain) const noexcept {
+    return LoadOne(domain, &AllocatorLayer::free_);
+  }
+  Allocator Get(Domain domain) const noexcept { return Load(domain); }
+
+  // The outermost slot of `domain`, for one-field checks
+  // (AllocatorLayer::free_function()). Never nullptr.
   const AllocatorLayer* top(Domain domain) const noexcept {
     return top_[static_cast<int>(domain)].load(std::memory_order_acquire);
   }
-
-  // The outermost allocator of `domain` (a copy).
-  Allocator Get(Domain domain) const noexcept { return top(domain)->allocator; }
 
   // Number of hooks above the base allocator of `domain`.
   int HookCount(Domain domain) const ABSL_LOCKS_EXCLUDED(mu_);
@@ -110,18 +257,27 @@ class AllocatorTable {
   // Makes `allocator` the base of `domain`.
   // FailedPrecondition if hooks are wrapped over the current base (unwrap
   // them first: replacing under them would silently drop them);
-  // InvalidArgument if a function pointer is null; ResourceExhausted if the
-  // layer array is full. Changes nothing on failure.
+  // InvalidArgument if a function pointer is null; ResourceExhausted if
+  // every slot is in use by a reachable layer. Changes nothing on failure.
   absl::Status Replace(Domain domain, const Allocator& allocator)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Wraps `hook` over the outermost layer of `domain`. Stores that layer's
-  // allocator in `*previous` first (skipping the store when it already holds
-  // the same value, so a hook can be re-wrapped while other threads are
-  // still inside it), then publishes. The hook calls *previous.
+  // Wraps `hook` over the outermost layer of `domain`; the hook calls what
+  // it wrapped through `link` (HookLink::Load()), which Wrap points at the
+  // layer below before it publishes. `link` must be of `domain`.
   // FailedPrecondition if `hook` is already a layer of `domain`, or if
-  // `previous` is the storage of a hook installed on any domain: either
-  // would make a hook call itself until the stack overflows.
+  // `link` belongs to a hook installed on any domain: either would make a
+  // hook call itself until the stack overflows.
+  absl::Status Wrap(Domain domain, const Allocator& hook, HookLink* link)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The same for a hook that calls `*previous` (CPython's
+  // PyMem_GetAllocator-then-SetAllocator shape, and the C API's): Wrap
+  // stores the layer below into `*previous` before it publishes, skipping
+  // the store when it already holds the same allocator. Wrapping such a hook
+  // again over a different layer rewrites `*previous` (five words, not
+  // atomically) while threads from its earlier installation may still read
+  // it: give each installation its own storage, or use a HookLink.
   absl::Status Wrap(Domain domain, const Allocator& hook, Allocator* previous)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -132,26 +288,22 @@ class AllocatorTable {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Sets every domain to the given bases with no hooks (pre-initialization
-  // of a named configuration). ResourceExhausted if the layer array is full;
+  // of a named configuration). ResourceExhausted if the slots run out;
   // changes nothing then.
   absl::Status ResetTo(const std::array<Allocator, kDomainCount>& bases)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // The same, with `hooks[d]` wrapped over each base in one publication
-  // (no caller ever sees a base without its hook); `*previous[d]` receives
-  // the base, as Wrap() does.
+  // (no caller ever sees a base without its hook), linked by `links[d]`.
   absl::Status ResetToWithHooks(
       const std::array<Allocator, kDomainCount>& bases,
       const std::array<Allocator, kDomainCount>& hooks,
-      const std::array<Allocator*, kDomainCount>& previous)
+      const std::array<HookLink*, kDomainCount>& links)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The allocator under the outermost layer of `domain`, or nullptr when
-  // the outermost layer is the base. Thread-safe.
-  const Allocator* Below(Domain domain) const noexcept {
-    const AllocatorLayer* below = top(domain)->below;
-    return below == nullptr ? nullptr : &below->allocator;
-  }
+  // The allocator under the outermost layer of `domain`, or nullopt when
+  // the outermost layer is the base.
+  std::optional<Allocator> Below(Domain domain) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // True if some layer of `domain` satisfies `match`.
   bool AnyLayer(Domain domain, bool (*match)(const Allocator&)) const
@@ -159,27 +311,103 @@ class AllocatorTable {
 
   AllocatorTableSnapshot Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Slots holding a layer some domain can reach (the rest are free or
+  // reusable): what a test checks to prove that unwrapped layers are
+  // reclaimed.
+  int ReachableSlots() const ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
-  // Returns a published-or-free layer holding {allocator, below}, or nullptr
-  // when the array is full.
-  const AllocatorLayer* InternLocked(const Allocator& allocator,
-                                     const AllocatorLayer* below,
-                                     Allocator* previous)
+  friend class HookLink;
+
+  // Returns a slot holding {allocator, below, previous, link}: an equal
+  // existing one, a never-used one, or an unreachable one rewritten (never
+  // one of `pinned`: slots interned for a publication still to come).
+  // nullptr when every slot is reachable or pinned.
+  const AllocatorLayer* InternLocked(
+      const Allocator& allocator, const AllocatorLayer* below,
+      Allocator* previous, const HookLink* link,
+      std::initializer_list<const AllocatorLayer*> pinned = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int DepthLocked(Domain domain) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MarkReachableLocked(bool reachable[kLayerCapacity]) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckWrapLocked(Domain domain, const Allocator& hook,
+                               const void* storage) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LinkLocked(HookLink* link, const AllocatorLayer* below)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishLocked(Domain domain, const AllocatorLayer* layer)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int IndexOf(const AllocatorLayer* layer) const {
+    return static_cast<int>(layer - layers_);
+  }
+
+  // The core of Load() and LoadFunction(): copies what `copy` reads of the
+  // top layer, then checks the layer is still the top and its generation
+  // unchanged (and even); otherwise starts again.
+  template <typename Copy, typename Pause>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE auto ReadTop(Domain domain, Copy copy,
+                                            Pause pause) const noexcept {
+    const std::atomic<const AllocatorLayer*>& top =
+        top_[static_cast<int>(domain)];
+    for (;;) {
+      const AllocatorLayer* layer = top.load(std::memory_order_acquire);
+      const std::uint32_t generation = layer->generation();
+      auto copied = copy(*layer);  // acquire loads: the checks come after
+      pause();
+      // Still the top, then still the same contents: the copy is the top's.
+      if (ABSL_PREDICT_TRUE(top.load(std::memory_order_acquire) == layer &&
+                            layer->generation_.load(
+                                std::memory_order_relaxed) == generation &&
+                            (generation & 1) == 0)) {
+        return copied;
+      }
+    }
+  }
+
+  template <typename Fn>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Bound<Fn> LoadOne(
+      Domain domain, std::atomic<Fn> AllocatorLayer::*field) const noexcept {
+    return ReadTop(
+        domain,
+        [field](const AllocatorLayer& layer) {
+          return Bound<Fn>{layer.ctx_.load(std::memory_order_acquire),
+                           (layer.*field).load(std::memory_order_acquire)};
+        },
+        [] {});
+  }
 
   static AllocatorTable global_;
 
   mutable sync::Mutex mu_;
-  // Slots [0, layers_used_) are written once, under mu_, before the release
-  // store that publishes them; afterwards they are only read.
+  // Written only under mu_ (generation odd while rewritten); read lock-free
+  // through AllocatorLayer::ReadAt() and Load().
   AllocatorLayer layers_[kLayerCapacity];
   int layers_used_ ABSL_GUARDED_BY(mu_) = 1;
-  // Release-stored under mu_ by PublishLocked(); acquire-loaded by top().
+  // Release-stored under mu_ by PublishLocked(); acquire-loaded by readers.
   std::atomic<const AllocatorLayer*> top_[kDomainCount];
 };
+
+template <typename Pause>
+Allocator HookLink::Load(Pause pause) const noexcept {
+  const AllocatorTable* table = table_.load(std::memory_order_acquire);
+  if (table == nullptr) table = &AllocatorTable::Global();  // never wrapped
+  for (;;) {
+    const std::uint64_t below = below_.load(std::memory_order_acquire);
+    pause();
+    Allocator allocator;
+    if (table->layers_[below & 0xFFFFFFFFu].ReadAt(
+            static_cast<std::uint32_t>(below >> 32), &allocator)) {
+      return allocator;
+    }
+    // The slot was reused: the hook was unwrapped since. Unless it was
+    // wrapped again meanwhile (the link moved: read that), go on as a call
+    // made now.
+    if (below_.load(std::memory_order_acquire) == below) {
+      return table->Load(domain_);
+    }
+  }
+}
 
 }  // namespace interpheap::alloc
 

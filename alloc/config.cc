@@ -110,10 +110,10 @@ std::optional<NamedConfig> CurrentNamedConfig(const AllocatorTable& table) {
   const Allocator mem = table.Get(Domain::kMem);
   const Allocator obj = table.Get(Domain::kObj);
   if (IsDebugHook(raw) && IsDebugHook(mem) && IsDebugHook(obj)) {
-    const Allocator* raw_below = table.Below(Domain::kRaw);
-    const Allocator* mem_below = table.Below(Domain::kMem);
-    const Allocator* obj_below = table.Below(Domain::kObj);
-    if (raw_below == nullptr || mem_below == nullptr || obj_below == nullptr) {
+    const std::optional<Allocator> raw_below = table.Below(Domain::kRaw);
+    const std::optional<Allocator> mem_below = table.Below(Domain::kMem);
+    const std::optional<Allocator> obj_below = table.Below(Domain::kObj);
+    if (!raw_below || !mem_below || !obj_below) {
       return std::nullopt;
     }
     switch (MatchTriple(*raw_below, *mem_below, *obj_below)

@@ -27,27 +27,27 @@ inline constexpr std::size_t kMaxRequest = PTRDIFF_MAX;
 
 inline void* Malloc(Domain domain, std::size_t size) noexcept {
   if (size > kMaxRequest) return nullptr;
-  const AllocatorLayer* layer = AllocatorTable::Global().top(domain);
-  return layer->allocator.malloc(layer->allocator.ctx, size);
+  const auto f = AllocatorTable::Global().LoadMalloc(domain);
+  return f.fn(f.ctx, size);
 }
 
 inline void* Calloc(Domain domain, std::size_t nelem,
                     std::size_t elsize) noexcept {
   if (elsize != 0 && nelem > kMaxRequest / elsize) return nullptr;
-  const AllocatorLayer* layer = AllocatorTable::Global().top(domain);
-  return layer->allocator.calloc(layer->allocator.ctx, nelem, elsize);
+  const auto f = AllocatorTable::Global().LoadCalloc(domain);
+  return f.fn(f.ctx, nelem, elsize);
 }
 
 // On failure returns nullptr and `ptr` stays valid and unchanged.
 inline void* Realloc(Domain domain, void* ptr, std::size_t new_size) noexcept {
   if (new_size > kMaxRequest) return nullptr;
-  const AllocatorLayer* layer = AllocatorTable::Global().top(domain);
-  return layer->allocator.realloc(layer->allocator.ctx, ptr, new_size);
+  const auto f = AllocatorTable::Global().LoadRealloc(domain);
+  return f.fn(f.ctx, ptr, new_size);
 }
 
 inline void Free(Domain domain, void* ptr) noexcept {
-  const AllocatorLayer* layer = AllocatorTable::Global().top(domain);
-  layer->allocator.free(layer->allocator.ctx, ptr);
+  const auto f = AllocatorTable::Global().LoadFree(domain);
+  f.fn(f.ctx, ptr);
 }
 
 // An array of `count` T from `domain`; nullptr if count * sizeof(T) would

@@ -98,10 +98,17 @@ void ih_get_allocator(ih_domain_t domain, ih_allocator_t* allocator);
 int ih_replace_allocator(ih_domain_t domain, const ih_allocator_t* allocator,
                          ih_status_t* status);
 /* Stores the outermost allocator in *previous (which must outlive the
- * hook), then installs `hook` above it. */
+ * hook), then installs `hook` above it. Wrapping the same hook again over a
+ * different allocator rewrites *previous while threads from its earlier
+ * installation may still read it: give each installation its own storage
+ * if threads may still be inside the hook. */
 int ih_wrap_allocator(ih_domain_t domain, const ih_allocator_t* hook,
                       ih_allocator_t* previous, ih_status_t* status);
-/* `hook` must be the outermost layer (LIFO). */
+/* `hook` must be the outermost layer (LIFO). When this returns, a thread
+ * that entered the domain before may still be running the hook's functions
+ * with its ctx: free the ctx only once every thread that may have been
+ * allocating then has returned from that call (joined, or synchronised with
+ * you after it). The hook's layer itself is reclaimed by the library. */
 int ih_unwrap_allocator(ih_domain_t domain, const ih_allocator_t* hook,
                         ih_status_t* status);
 /* "malloc", "pymalloc_debug", ... or NULL when a custom allocator or a hook

@@ -141,16 +141,15 @@ absl::Status Runtime::ApplyConfigurationLocked(const std::string& name) {
     alloc::SetPassUnknownPointersDown(domain, false);
   }
   return AllocatorTable::Global().ResetToWithHooks(
-      *bases, PerDomain(&alloc::DebugHook),
-      PerDomain(&alloc::DebugHookPrevious));
+      *bases, PerDomain(&alloc::DebugHook), PerDomain(&alloc::DebugHookLink));
 }
 
 absl::Status Runtime::WrapAllLocked(const HookSet& hooks,
-                                    const PreviousSet& previous) {
+                                    const LinkSet& links) {
   AllocatorTable& table = AllocatorTable::Global();
   for (int i = 0; i < alloc::kDomainCount; ++i) {
     absl::Status s =
-        table.Wrap(static_cast<alloc::Domain>(i), hooks[i], previous[i]);
+        table.Wrap(static_cast<alloc::Domain>(i), hooks[i], links[i]);
     if (!s.ok()) {
       for (int j = i - 1; j >= 0; --j) {
         (void)table.Unwrap(static_cast<alloc::Domain>(j), hooks[j]);
@@ -241,6 +240,15 @@ absl::Status Runtime::WrapAllocator(alloc::Domain domain,
   });
 }
 
+absl::Status Runtime::WrapAllocator(alloc::Domain domain,
+                                    const alloc::Allocator& hook,
+                                    alloc::HookLink* link) {
+  return Transition(RuntimeOp::kWrapAllocator, [&]() -> absl::Status {
+    mu_.AssumeHeld();
+    return AllocatorTable::Global().Wrap(domain, hook, link);
+  });
+}
+
 absl::Status Runtime::UnwrapAllocator(alloc::Domain domain,
                                       const alloc::Allocator& hook) {
   return Transition(RuntimeOp::kUnwrapAllocator, [&]() -> absl::Status {
@@ -284,7 +292,7 @@ absl::Status Runtime::SetupDebugHooks(const alloc::DebugHookOptions& options) {
       if (table.AnyLayer(domain, &alloc::IsDebugHook)) continue;
       alloc::SetPassUnknownPointersDown(domain, true);
       absl::Status s = table.Wrap(domain, alloc::DebugHook(domain),
-                                  alloc::DebugHookPrevious(domain));
+                                  alloc::DebugHookLink(domain));
       if (!s.ok()) {
         for (int j = alloc::kDomainCount - 1; j >= 0; --j) {
           if (!wrapped[j]) continue;
@@ -306,9 +314,8 @@ absl::Status Runtime::StartTracemalloc(int nframe) {
   return Transition(RuntimeOp::kWrapAllocator, [&]() -> absl::Status {
     mu_.AssumeHeld();
     if (alloc::IsTracing()) return absl::OkStatus();
-    if (absl::Status s =
-            WrapAllLocked(PerDomain(&alloc::TracemallocHook),
-                          PerDomain(&alloc::TracemallocHookPrevious));
+    if (absl::Status s = WrapAllLocked(PerDomain(&alloc::TracemallocHook),
+                                       PerDomain(&alloc::TracemallocHookLink));
         !s.ok()) {
       return s;
     }
@@ -341,9 +348,8 @@ absl::Status Runtime::SetNoMemory(std::int64_t start, std::int64_t stop) {
     mu_.AssumeHeld();
     alloc::SetNoMemoryWindow(start, stop);
     if (!NoMemoryInstalled()) {
-      if (absl::Status s =
-              WrapAllLocked(PerDomain(&alloc::NoMemoryHook),
-                            PerDomain(&alloc::NoMemoryHookPrevious));
+      if (absl::Status s = WrapAllLocked(PerDomain(&alloc::NoMemoryHook),
+                                         PerDomain(&alloc::NoMemoryHookLink));
           !s.ok()) {
         return s;
       }

@@ -83,6 +83,10 @@ class Runtime {
   absl::Status WrapAllocator(alloc::Domain domain, const alloc::Allocator& hook,
                              alloc::Allocator* previous)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The same for a hook that reads what it wraps through `link` (safe to
+  // re-wrap while threads are inside it: alloc/allocator_table.h).
+  absl::Status WrapAllocator(alloc::Domain domain, const alloc::Allocator& hook,
+                             alloc::HookLink* link) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Any state from kPreInitialized on: removes `hook`, which must be the
   // outermost layer of `domain` (LIFO).
@@ -194,7 +198,7 @@ class Runtime {
   Runtime() = default;
 
   using HookSet = std::array<alloc::Allocator, alloc::kDomainCount>;
-  using PreviousSet = std::array<alloc::Allocator*, alloc::kDomainCount>;
+  using LinkSet = std::array<alloc::HookLink*, alloc::kDomainCount>;
 
   // The one transition point: under the runtime lock, checks that `op` is
   // allowed in the current state, runs `body` (which validates its
@@ -211,7 +215,7 @@ class Runtime {
   absl::Status ApplyConfigurationLocked(const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Wraps one hook per domain, all or nothing.
-  absl::Status WrapAllLocked(const HookSet& hooks, const PreviousSet& previous)
+  absl::Status WrapAllLocked(const HookSet& hooks, const LinkSet& links)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Unwraps one hook per domain, all or nothing (each must be outermost).
   absl::Status UnwrapAllLocked(const HookSet& hooks, const char* what)

@@ -164,7 +164,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline alloc::Heap* BindThread() {
 // tracemalloc, malloc, mimalloc) goes through the layer.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool TopIsPymalloc(
     const alloc::AllocatorLayer* layer) {
-  return layer->allocator.free == alloc::kPymallocAllocator.free;
+  return layer->free_function() == alloc::kPymallocAllocator.free;
 }
 
 void* RawMalloc(void*, std::size_t n) {

@@ -21,21 +21,23 @@ namespace {
 // forwarding hook, alloc/hooks/forwarding_hook.h). Never freed: a call may
 // still be running through it just after it is unwrapped.
 struct CountingHook {
-  ih_allocator_t previous[3] = {};
+  alloc::HookLink links[3] = {alloc::HookLink(alloc::Domain::kRaw),
+                              alloc::HookLink(alloc::Domain::kMem),
+                              alloc::HookLink(alloc::Domain::kObj)};
   std::atomic<std::int64_t> calls{0};
 
   static CountingHook& Get() {
     static CountingHook* hook = new CountingHook();
     return *hook;
   }
-  struct Policy : alloc::CtxIsPrevious {
+  struct Policy : alloc::CtxIsLink {
     static bool Before(void*, alloc::HookCall) {
       Get().calls.fetch_add(1, std::memory_order_relaxed);  // a statistic
       return true;
     }
   };
   ih_allocator_t For(int domain) {
-    return alloc::ForwardingHook<Policy>::Make(&previous[domain]);
+    return alloc::ForwardingHook<Policy>::Make(&links[domain]);
   }
 };
 
@@ -60,7 +62,7 @@ void HookToggler::Run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     for (int d = 0; d < 3; ++d) {
       absl::Status s = runtime_.WrapAllocator(static_cast<Domain>(d),
-                                              hook.For(d), &hook.previous[d]);
+                                              hook.For(d), &hook.links[d]);
       if (!s.ok()) failures_.push_back(std::string(s.message()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));

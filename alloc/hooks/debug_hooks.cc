@@ -11,6 +11,7 @@
 #include "absl/base/optimization.h"
 #include "alloc/fatal.h"
 #include "alloc/hooks/debug_block_set.h"
+#include "alloc/hooks/forwarding_hook.h"
 #include "alloc/hooks/tracemalloc.h"
 #include "alloc/pymalloc/arena_map.h"
 #include "alloc/pymalloc/pymalloc.h"
@@ -25,7 +26,7 @@ constexpr std::size_t kErasedSize = 64;
 struct DebugContext {
   char api_id;
   Domain domain;
-  ih_allocator_t wrapped;
+  HookLink wrapped;  // what the hook wraps
   // Set when the hook went on over a domain that may already hold blocks
   // without a debug header: a pointer the hooks never handed out is then
   // passed down instead of diagnosed.
@@ -33,9 +34,9 @@ struct DebugContext {
 };
 
 DebugContext contexts[kDomainCount] = {
-    {'r', Domain::kRaw, {}, {false}},
-    {'m', Domain::kMem, {}, {false}},
-    {'o', Domain::kObj, {}, {false}},
+    {'r', Domain::kRaw, HookLink(Domain::kRaw), {false}},
+    {'m', Domain::kMem, HookLink(Domain::kMem), {false}},
+    {'o', Domain::kObj, HookLink(Domain::kObj), {false}},
 };
 
 std::atomic<bool> serial_numbers{false};
@@ -235,13 +236,13 @@ void CheckOwner(const char* function, const void* p) {
 void* RawMalloc(DebugContext* ctx, std::size_t n, bool zeroed) {
   if (n > static_cast<std::size_t>(PTRDIFF_MAX) - ExtraBytes()) return nullptr;
   const std::size_t total = n + ExtraBytes();
-  auto* q = static_cast<unsigned char*>(
-      zeroed ? ctx->wrapped.calloc(ctx->wrapped.ctx, 1, total)
-             : ctx->wrapped.malloc(ctx->wrapped.ctx, total));
+  auto* q =
+      static_cast<unsigned char*>(zeroed ? LinkedCalloc(ctx->wrapped, 1, total)
+                                         : LinkedMalloc(ctx->wrapped, total));
   if (q == nullptr) return nullptr;
   const bool with_serial = Decorate(q, n, ctx->api_id);
   if (!DebugBlockSet::Global().AddLive(q + 2 * S, with_serial)) {
-    ctx->wrapped.free(ctx->wrapped.ctx, q);  // no record, no block
+    LinkedFree(ctx->wrapped, q);  // no record, no block
     return nullptr;
   }
   if (!zeroed && n > 0) std::memset(q + 2 * S, kCleanByte, n);
@@ -254,14 +255,14 @@ void FreeChecked(DebugContext* ctx, void* p, const DebugBlockInfo& block) {
   const std::size_t n = ReadBigEndian(q);
   std::memset(q, kDeadByte, n + ExtraBytes(block));
   (void)DebugBlockSet::Global().TakeLive(p);
-  ctx->wrapped.free(ctx->wrapped.ctx, q);
+  LinkedFree(ctx->wrapped, q);
 }
 
 void RawFree(DebugContext* ctx, void* p) {
   if (p == nullptr) return;
   DebugBlockInfo block;
   if (!CheckLive("_PyMem_DebugRawFree", ctx, p, /*realloc=*/false, &block)) {
-    return ctx->wrapped.free(ctx->wrapped.ctx, p);
+    return LinkedFree(ctx->wrapped, p);
   }
   CheckAddress("_PyMem_DebugRawFree", ctx->api_id, p);
   FreeChecked(ctx, p, block);
@@ -296,7 +297,7 @@ void* ReallocChecked(DebugContext* ctx, void* p, std::size_t n,
   // to another thread; a failed realloc makes it live again below.
   (void)DebugBlockSet::Global().TakeLive(p);
   auto* resized = static_cast<unsigned char*>(
-      ctx->wrapped.realloc(ctx->wrapped.ctx, head, n + ExtraBytes()));
+      LinkedRealloc(ctx->wrapped, head, n + ExtraBytes()));
   const std::size_t new_n = resized == nullptr ? old_n : n;
   if (resized != nullptr) head = resized;
   data = head + 2 * S;
@@ -333,7 +334,7 @@ void* ReallocChecked(DebugContext* ctx, void* p, std::size_t n,
 // allocator resizes it, and its first n bytes move into a new debug block,
 // so that what the caller gets back is a block of this hook.
 void* ReallocUnknown(DebugContext* ctx, void* p, std::size_t n) {
-  void* resized = ctx->wrapped.realloc(ctx->wrapped.ctx, p, n);
+  void* resized = LinkedRealloc(ctx->wrapped, p, n);
   if (resized == nullptr) return nullptr;
   void* block = RawMalloc(ctx, n, false);
   if (block == nullptr) {
@@ -341,7 +342,7 @@ void* ReallocUnknown(DebugContext* ctx, void* p, std::size_t n) {
     return resized;
   }
   std::memcpy(block, resized, n);
-  ctx->wrapped.free(ctx->wrapped.ctx, resized);
+  LinkedFree(ctx->wrapped, resized);
   return block;
 }
 
@@ -395,7 +396,7 @@ void DebugFree(void* ctx, void* p) {
   if (p == nullptr) return;
   DebugBlockInfo block;
   if (!CheckLive("_PyMem_DebugFree", Ctx(ctx), p, /*realloc=*/false, &block)) {
-    return Ctx(ctx)->wrapped.free(Ctx(ctx)->wrapped.ctx, p);
+    return LinkedFree(Ctx(ctx)->wrapped, p);
   }
   CheckAddress("_PyMem_DebugRawFree", Ctx(ctx)->api_id, p);
   CheckOwner("_PyMem_DebugFree", p);
@@ -421,7 +422,7 @@ ih_allocator_t DebugHook(Domain domain) {
   return {ctx, DebugMalloc, DebugCalloc, DebugRealloc, DebugFree};
 }
 
-ih_allocator_t* DebugHookPrevious(Domain domain) {
+HookLink* DebugHookLink(Domain domain) {
   return &contexts[static_cast<int>(domain)].wrapped;
 }
 

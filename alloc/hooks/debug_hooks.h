@@ -53,10 +53,10 @@ struct DebugHookOptions {
 
 // The hook allocator of `domain` and the storage for what it wraps. Wrap
 // it with AllocatorTable::Wrap(domain, DebugHook(domain),
-// DebugHookPrevious(domain)); Runtime::SetupDebugHooks does that for every
+// DebugHookLink(domain)); Runtime::SetupDebugHooks does that for every
 // domain that has no debug hook yet.
 ih_allocator_t DebugHook(Domain domain);
-ih_allocator_t* DebugHookPrevious(Domain domain);
+HookLink* DebugHookLink(Domain domain);
 
 // What the mem/obj debug hooks do with a pool block freed or reallocated
 // under an interpreter other than the one whose heap owns it (the block

@@ -10,10 +10,11 @@ namespace {
 std::atomic<std::int64_t> calls{0};
 std::atomic<std::int64_t> window_start{0};
 std::atomic<std::int64_t> window_stop{0};
-ih_allocator_t previous[kDomainCount];
+HookLink links[kDomainCount] = {HookLink(Domain::kRaw), HookLink(Domain::kMem),
+                                HookLink(Domain::kObj)};
 
 // Counts one allocation call; false if it must fail. Free never fails.
-struct FailInWindow : CtxIsPrevious {
+struct FailInWindow : CtxIsLink {
   static bool Before(void*, HookCall call) {
     if (call == HookCall::kFree) return true;
     const std::int64_t count =
@@ -27,12 +28,11 @@ struct FailInWindow : CtxIsPrevious {
 }  // namespace
 
 ih_allocator_t NoMemoryHook(Domain domain) {
-  return ForwardingHook<FailInWindow>::Make(
-      &previous[static_cast<int>(domain)]);
+  return ForwardingHook<FailInWindow>::Make(&links[static_cast<int>(domain)]);
 }
 
-ih_allocator_t* NoMemoryHookPrevious(Domain domain) {
-  return &previous[static_cast<int>(domain)];
+HookLink* NoMemoryHookLink(Domain domain) {
+  return &links[static_cast<int>(domain)];
 }
 
 void SetNoMemoryWindow(std::int64_t start, std::int64_t stop) {

@@ -18,7 +18,7 @@
 namespace interpheap::alloc {
 
 ih_allocator_t NoMemoryHook(Domain domain);
-ih_allocator_t* NoMemoryHookPrevious(Domain domain);
+HookLink* NoMemoryHookLink(Domain domain);
 
 // Resets the call count and sets the failing window (start, stop].
 void SetNoMemoryWindow(std::int64_t start, std::int64_t stop);

@@ -18,7 +18,8 @@ namespace {
 std::atomic<int> frame_limit{1};
 ABSL_CONST_INIT thread_local bool inside_hook = false;
 
-ih_allocator_t previous[kDomainCount];
+HookLink links[kDomainCount] = {HookLink(Domain::kRaw), HookLink(Domain::kMem),
+                                HookLink(Domain::kObj)};
 
 // Captures the stack from `caller_pc` (the return address into the code
 // that called the hook or Track) outwards. Skip counts are not reliable
@@ -76,9 +77,9 @@ void ForgetIfSame(std::uintptr_t ptr, std::uint64_t serial) {
   }
 }
 
-const ih_allocator_t& Prev(void* ctx) { return PreviousOf(ctx); }
+const HookLink& Link(void* ctx) { return *static_cast<const HookLink*>(ctx); }
 bool FromMemOrObj(void* ctx) {
-  return static_cast<ih_allocator_t*>(ctx) != &previous[0];
+  return static_cast<HookLink*>(ctx) != &links[0];
 }
 
 // Records only the outermost call of a thread.
@@ -98,11 +99,11 @@ class HookScope {
 
 __attribute__((noinline)) void* TraceMalloc(void* ctx, std::size_t n) {
   HookScope scope;
-  void* p = Prev(ctx).malloc(Prev(ctx).ctx, n);
+  void* p = LinkedMalloc(Link(ctx), n);
   if (p != nullptr && scope.records() &&
       !Record(reinterpret_cast<std::uintptr_t>(p), n, FromMemOrObj(ctx),
               __builtin_return_address(0))) {
-    Prev(ctx).free(Prev(ctx).ctx, p);  // as CPython: no trace, no block
+    LinkedFree(Link(ctx), p);  // as CPython: no trace, no block
     return nullptr;
   }
   return p;
@@ -111,11 +112,11 @@ __attribute__((noinline)) void* TraceMalloc(void* ctx, std::size_t n) {
 __attribute__((noinline)) void* TraceCalloc(void* ctx, std::size_t nelem,
                                             std::size_t elsize) {
   HookScope scope;
-  void* p = Prev(ctx).calloc(Prev(ctx).ctx, nelem, elsize);
+  void* p = LinkedCalloc(Link(ctx), nelem, elsize);
   if (p != nullptr && scope.records() &&
       !Record(reinterpret_cast<std::uintptr_t>(p), nelem * elsize,
               FromMemOrObj(ctx), __builtin_return_address(0))) {
-    Prev(ctx).free(Prev(ctx).ctx, p);
+    LinkedFree(Link(ctx), p);
     return nullptr;
   }
   return p;
@@ -128,13 +129,13 @@ __attribute__((noinline)) void* TraceRealloc(void* ctx, void* p,
       p != nullptr && scope.records()
           ? TraceSerial(reinterpret_cast<std::uintptr_t>(p))
           : 0;
-  void* moved = Prev(ctx).realloc(Prev(ctx).ctx, p, n);
+  void* moved = LinkedRealloc(Link(ctx), p, n);
   if (moved == nullptr || !scope.records()) return moved;
   if (moved != p) ForgetIfSame(reinterpret_cast<std::uintptr_t>(p), old_serial);
   if (!Record(reinterpret_cast<std::uintptr_t>(moved), n, FromMemOrObj(ctx),
               __builtin_return_address(0))) {
     if (p == nullptr) {
-      Prev(ctx).free(Prev(ctx).ctx, moved);
+      LinkedFree(Link(ctx), moved);
       return nullptr;
     }
     // The block was already resized: it cannot be given back.
@@ -149,7 +150,7 @@ __attribute__((noinline)) void TraceFree(void* ctx, void* p) {
       p != nullptr && scope.records()
           ? TraceSerial(reinterpret_cast<std::uintptr_t>(p))
           : 0;
-  Prev(ctx).free(Prev(ctx).ctx, p);
+  LinkedFree(Link(ctx), p);
   ForgetIfSame(reinterpret_cast<std::uintptr_t>(p), serial);
 }
 
@@ -164,12 +165,12 @@ absl::Status CheckFrameLimit(int nframe) {
 }
 
 ih_allocator_t TracemallocHook(Domain domain) {
-  return {&previous[static_cast<int>(domain)], TraceMalloc, TraceCalloc,
+  return {&links[static_cast<int>(domain)], TraceMalloc, TraceCalloc,
           TraceRealloc, TraceFree};
 }
 
-ih_allocator_t* TracemallocHookPrevious(Domain domain) {
-  return &previous[static_cast<int>(domain)];
+HookLink* TracemallocHookLink(Domain domain) {
+  return &links[static_cast<int>(domain)];
 }
 
 void BeginTracing(int nframe) {

@@ -36,7 +36,7 @@ absl::Status CheckFrameLimit(int nframe);
 
 // The tracing hook of `domain` and the storage for what it wraps.
 ih_allocator_t TracemallocHook(Domain domain);
-ih_allocator_t* TracemallocHookPrevious(Domain domain);
+HookLink* TracemallocHookLink(Domain domain);
 
 // Recording on/off (Runtime calls these after wrapping / before
 // unwrapping). Stopping clears every trace.

@@ -99,6 +99,17 @@
 //   lock -> tracemalloc's table lock. (LifetimeTest.
 //   EveryDestroySequenceFromEveryAttachmentWorks.)
 //
+//   Hooks and their layers (alloc/allocator_table.h, "Slots and
+//   readers"). A domain call copies its top layer and validates the copy
+//   (generation, then still the top), so an unwrapped layer's slot can be
+//   reused at once; a library hook reads what it wraps through a HookLink
+//   (slot + generation), never through five words a re-wrap rewrites. An
+//   unwrapped hook's ctx may be freed once every thread that may have been
+//   inside it has returned from that call; the table never waits.
+//   (AllocatorTableTest.CallHoldingAReusedSlotStartsAgainFromTheTop,
+//   HookRewrappedWhileAThreadIsInsideItReadsAWholeLayer,
+//   HookWhoseWrappedLayerWasReusedForwardsToTheTop park a thread there.)
+//
 //   Fork. alloc/fork.h takes every lock of the order above but interpreter
 //   locks before fork() and releases them in parent and child
 //   (tests/alloc/fork_test).

@@ -6,10 +6,12 @@
 
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <thread>
 #include <vector>
 
 #include "alloc/domain.h"
+#include "alloc/hooks/forwarding_hook.h"
 #include "alloc/raw_allocator.h"
 #include "gtest/gtest.h"
 #include "tests/testing/counting_hook.h"
@@ -84,8 +86,10 @@ TEST(AllocatorTableTest, IncompleteAllocatorIsRefused) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(table.Wrap(Domain::kRaw, missing_free, &previous).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(table.Wrap(Domain::kRaw, kLibcAllocator, nullptr).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      table.Wrap(Domain::kRaw, kLibcAllocator, static_cast<Allocator*>(nullptr))
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(AllocatorTableTest, HookDepthIsBounded) {
@@ -200,6 +204,219 @@ TEST(AllocatorTableTest, ConcurrentAllocationWhileWrappingAndUnwrapping) {
   ASSERT_TRUE(table.Unwrap(Domain::kRaw, hook.allocator()).ok());
   EXPECT_GT(verified.load(), 0);
   EXPECT_GT(hook.total(), 0);
+}
+
+// Issue 11 item 2: layers of hooks that come and go are reclaimed. Every
+// hook below has its own ctx, so every wrap needs a new layer; before, the
+// 256 slots ran out after 255 and every later wrap was refused.
+TEST(AllocatorTableTest, DistinctHooksWrappedAndUnwrappedForeverReuseSlots) {
+  AllocatorTable table;
+  std::vector<std::unique_ptr<CountingHook>> hooks;
+  for (int i = 0; i < 4 * AllocatorTable::kLayerCapacity; ++i) {
+    hooks.push_back(std::make_unique<CountingHook>());
+    CountingHook& hook = *hooks.back();
+    ASSERT_TRUE(table.Wrap(Domain::kMem, hook.allocator(), &hook.previous).ok())
+        << i;
+    const Allocator top = table.Load(Domain::kMem);
+    top.free(top.ctx, top.malloc(top.ctx, 16));
+    EXPECT_EQ(hook.total(), 2) << i;
+    ASSERT_TRUE(table.Unwrap(Domain::kMem, hook.allocator()).ok()) << i;
+  }
+  EXPECT_EQ(table.ReachableSlots(), 1);  // the C library base
+}
+
+// A layer some domain can still reach is never rewritten: 16 hooks stay on
+// obj while thousands of others come and go on raw.
+TEST(AllocatorTableTest, ReachableLayersAreNeverReused) {
+  AllocatorTable table;
+  std::vector<std::unique_ptr<CountingHook>> kept, passing;
+  for (int i = 0; i < AllocatorTable::kMaxHooks; ++i) {
+    kept.push_back(std::make_unique<CountingHook>());
+    ASSERT_TRUE(table
+                    .Wrap(Domain::kObj, kept.back()->allocator(),
+                          &kept.back()->previous)
+                    .ok());
+  }
+  for (int i = 0; i < 4 * AllocatorTable::kLayerCapacity; ++i) {
+    passing.push_back(std::make_unique<CountingHook>());
+    CountingHook& hook = *passing.back();
+    ASSERT_TRUE(table.Wrap(Domain::kRaw, hook.allocator(), &hook.previous).ok())
+        << i;
+    ASSERT_TRUE(table.Unwrap(Domain::kRaw, hook.allocator()).ok()) << i;
+  }
+  const Allocator top = table.Load(Domain::kObj);
+  top.free(top.ctx, top.malloc(top.ctx, 16));
+  for (const auto& hook : kept) EXPECT_EQ(hook->total(), 2);
+  EXPECT_EQ(table.ReachableSlots(), 1 + AllocatorTable::kMaxHooks);
+}
+
+// Parks the first thread that calls it until Release().
+class Parker {
+ public:
+  void operator()() {
+    if (!armed_.exchange(false)) return;
+    parked_.store(true);
+    while (!released_.load()) std::this_thread::yield();
+  }
+  void WaitUntilParked() {
+    while (!parked_.load()) std::this_thread::yield();
+  }
+  void Release() { released_.store(true); }
+
+ private:
+  std::atomic<bool> armed_{true};
+  std::atomic<bool> parked_{false};
+  std::atomic<bool> released_{false};
+};
+
+// Wraps and unwraps new hooks on `domain` until one lands in `slot` (an
+// unreachable slot is reused once every slot has been used); that hook
+// stays wrapped and is returned.
+CountingHook* WrapUntilSlotIsReused(
+    AllocatorTable& table, Domain domain, const AllocatorLayer* slot,
+    std::vector<std::unique_ptr<CountingHook>>& hooks) {
+  const std::uint32_t generation = slot->generation();
+  for (int i = 0; i < 2 * AllocatorTable::kLayerCapacity; ++i) {
+    hooks.push_back(std::make_unique<CountingHook>());
+    CountingHook& hook = *hooks.back();
+    if (!table.Wrap(domain, hook.allocator(), &hook.previous).ok()) break;
+    if (slot->generation() != generation) return &hook;
+    if (!table.Unwrap(domain, hook.allocator()).ok()) break;
+  }
+  return nullptr;
+}
+
+// A domain call copied hook A's layer and was descheduled; A is unwrapped
+// and its slot reused for a new hook B of the same domain. The call must
+// not go to A (its owner may free A's ctx now): it sees the generation
+// move and reads again, reaching B.
+TEST(AllocatorTableTest, CallHoldingAReusedSlotStartsAgainFromTheTop) {
+  AllocatorTable table;
+  std::vector<std::unique_ptr<CountingHook>> hooks;
+  CountingHook a;
+  ASSERT_TRUE(table.Wrap(Domain::kMem, a.allocator(), &a.previous).ok());
+  const AllocatorLayer* slot = table.top(Domain::kMem);
+  Parker parker;
+  Allocator seen = {};
+  std::thread call([&] { seen = table.Load(Domain::kMem, [&] { parker(); }); });
+  parker.WaitUntilParked();  // the copy of A's layer is made
+  ASSERT_TRUE(table.Unwrap(Domain::kMem, a.allocator()).ok());
+  CountingHook* b = WrapUntilSlotIsReused(table, Domain::kMem, slot, hooks);
+  ASSERT_NE(b, nullptr);
+  ASSERT_EQ(table.top(Domain::kMem), slot);
+  parker.Release();
+  call.join();
+  EXPECT_TRUE(SameAllocator(seen, b->allocator()));
+}
+
+// The same, with the slot reused by a hook of another domain: the call
+// must not cross into obj's stack; it reaches mem's current top.
+TEST(AllocatorTableTest, CallHoldingASlotReusedByAnotherDomainStaysInItsOwn) {
+  AllocatorTable table;
+  std::vector<std::unique_ptr<CountingHook>> hooks;
+  CountingHook a;
+  ASSERT_TRUE(table.Wrap(Domain::kMem, a.allocator(), &a.previous).ok());
+  const AllocatorLayer* slot = table.top(Domain::kMem);
+  Parker parker;
+  Allocator seen = {};
+  std::thread call([&] { seen = table.Load(Domain::kMem, [&] { parker(); }); });
+  parker.WaitUntilParked();
+  ASSERT_TRUE(table.Unwrap(Domain::kMem, a.allocator()).ok());
+  ASSERT_NE(WrapUntilSlotIsReused(table, Domain::kObj, slot, hooks), nullptr);
+  parker.Release();
+  call.join();
+  EXPECT_TRUE(SameAllocator(seen, kLibcAllocator));
+}
+
+// A hook reading what it wraps through a HookLink, as the library's own
+// hooks do; ctx is the hook, which counts its calls.
+struct LinkedHook {
+  explicit LinkedHook(Domain domain) : link(domain) {}
+  HookLink link;
+  std::atomic<long> calls{0};
+  Allocator allocator() { return ForwardingHook<Policy>::Make(this); }
+  struct Policy {
+    static Allocator Previous(void* ctx) {
+      return static_cast<LinkedHook*>(ctx)->link.Load();
+    }
+    static bool Before(void* ctx, HookCall) {
+      static_cast<LinkedHook*>(ctx)->calls.fetch_add(1);
+      return true;
+    }
+  };
+};
+
+// Issue 10 item 3: "unwrap A, wrap B, wrap A again" while a thread is
+// inside A. With `previous` storage the re-wrap rewrote the five words the
+// thread was reading; through a link the thread reads a whole layer: the
+// one A wrapped when the thread entered.
+TEST(AllocatorTableTest, HookRewrappedWhileAThreadIsInsideItReadsAWholeLayer) {
+  AllocatorTable table;
+  LinkedHook a(Domain::kMem);
+  CountingHook b;
+  ASSERT_TRUE(table.Wrap(Domain::kMem, a.allocator(), &a.link).ok());
+  Parker parker;
+  Allocator seen = {};
+  std::thread inside_a([&] { seen = a.link.Load([&] { parker(); }); });
+  parker.WaitUntilParked();
+  ASSERT_TRUE(table.Unwrap(Domain::kMem, a.allocator()).ok());
+  ASSERT_TRUE(table.Wrap(Domain::kMem, b.allocator(), &b.previous).ok());
+  ASSERT_TRUE(table.Wrap(Domain::kMem, a.allocator(), &a.link).ok());
+  parker.Release();
+  inside_a.join();
+  EXPECT_TRUE(SameAllocator(seen, kLibcAllocator));
+  // Calls made now go through A, then B.
+  const Allocator top = table.Load(Domain::kMem);
+  top.free(top.ctx, top.malloc(top.ctx, 8));
+  EXPECT_EQ(a.calls.load(), 2);
+  EXPECT_EQ(b.total(), 2);
+}
+
+// The layer a thread inside A was about to read is reclaimed (A and the
+// hook below it unwrapped, the slot reused on obj): the call goes on as a
+// call made now would, to mem's current top, never into obj's stack.
+TEST(AllocatorTableTest, HookWhoseWrappedLayerWasReusedForwardsToTheTop) {
+  AllocatorTable table;
+  std::vector<std::unique_ptr<CountingHook>> hooks;
+  LinkedHook a(Domain::kMem);
+  CountingHook x;
+  ASSERT_TRUE(table.Wrap(Domain::kMem, x.allocator(), &x.previous).ok());
+  const AllocatorLayer* x_slot = table.top(Domain::kMem);
+  ASSERT_TRUE(table.Wrap(Domain::kMem, a.allocator(), &a.link).ok());
+  Parker parker;
+  Allocator seen = {};
+  std::thread inside_a([&] { seen = a.link.Load([&] { parker(); }); });
+  parker.WaitUntilParked();
+  ASSERT_TRUE(table.Unwrap(Domain::kMem, a.allocator()).ok());
+  ASSERT_TRUE(table.Unwrap(Domain::kMem, x.allocator()).ok());
+  ASSERT_NE(WrapUntilSlotIsReused(table, Domain::kObj, x_slot, hooks), nullptr);
+  parker.Release();
+  inside_a.join();
+  EXPECT_TRUE(SameAllocator(seen, kLibcAllocator));
+}
+
+// The same, with A wrapped again (over another hook) after the reuse: the
+// link moved, and the thread follows it.
+TEST(AllocatorTableTest, HookWrappedAgainAfterItsLayerWasReusedFollowsTheLink) {
+  AllocatorTable table;
+  std::vector<std::unique_ptr<CountingHook>> hooks;
+  LinkedHook a(Domain::kMem);
+  CountingHook x, y;
+  ASSERT_TRUE(table.Wrap(Domain::kMem, x.allocator(), &x.previous).ok());
+  const AllocatorLayer* x_slot = table.top(Domain::kMem);
+  ASSERT_TRUE(table.Wrap(Domain::kMem, a.allocator(), &a.link).ok());
+  Parker parker;
+  Allocator seen = {};
+  std::thread inside_a([&] { seen = a.link.Load([&] { parker(); }); });
+  parker.WaitUntilParked();
+  ASSERT_TRUE(table.Unwrap(Domain::kMem, a.allocator()).ok());
+  ASSERT_TRUE(table.Unwrap(Domain::kMem, x.allocator()).ok());
+  ASSERT_NE(WrapUntilSlotIsReused(table, Domain::kObj, x_slot, hooks), nullptr);
+  ASSERT_TRUE(table.Wrap(Domain::kMem, y.allocator(), &y.previous).ok());
+  ASSERT_TRUE(table.Wrap(Domain::kMem, a.allocator(), &a.link).ok());
+  parker.Release();
+  inside_a.join();
+  EXPECT_TRUE(SameAllocator(seen, y.allocator()));
 }
 
 }  // namespace

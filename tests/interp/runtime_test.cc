@@ -4,7 +4,9 @@
 #include "interp/runtime.h"
 
 #include <cstdlib>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "alloc/allocator_table.h"
 #include "alloc/config.h"
@@ -149,6 +151,40 @@ TEST_F(RuntimeTest, WrapAfterInitHooksEveryCall) {
   EXPECT_EQ(hook.reallocs.load(), 1);
   EXPECT_EQ(hook.frees.load(), 1);
   ASSERT_TRUE(runtime().UnwrapAllocator(Domain::kObj, hook.allocator()).ok());
+}
+
+// Issue 11 item 2: after many distinct user hooks have come and gone, the
+// library's own layers still find slots: tracemalloc, fault injection, and
+// a *_debug configuration after a reset (refused forever before, once 255
+// distinct layers had been used).
+TEST_F(RuntimeTest, ManyDistinctHooksLeaveRoomForTheLibrarysOwnLayers) {
+  testing::InitializeRuntime("pymalloc");
+  std::vector<std::unique_ptr<testing::CountingHook>> hooks;
+  for (int i = 0; i < 3 * AllocatorTable::kLayerCapacity; ++i) {
+    hooks.push_back(std::make_unique<testing::CountingHook>());
+    testing::CountingHook& hook = *hooks.back();
+    ASSERT_TRUE(
+        runtime()
+            .WrapAllocator(Domain::kRaw, hook.allocator(), &hook.previous)
+            .ok())
+        << i;
+    alloc::Free(Domain::kRaw, alloc::Malloc(Domain::kRaw, 8));
+    ASSERT_EQ(hook.total(), 2) << i;
+    ASSERT_TRUE(runtime().UnwrapAllocator(Domain::kRaw, hook.allocator()).ok())
+        << i;
+  }
+  ASSERT_TRUE(runtime().StartTracemalloc().ok());
+  ASSERT_TRUE(runtime().SetNoMemory(1000000).ok());
+  ASSERT_TRUE(runtime().RemoveNoMemory().ok());
+  ASSERT_TRUE(runtime().StopTracemalloc().ok());
+  ASSERT_TRUE(runtime().Finalize().ok());
+  ASSERT_TRUE(runtime().Reset().ok());
+  RuntimeConfig config;
+  config.allocator = "mimalloc_debug";
+  config.use_environment = false;
+  EXPECT_TRUE(runtime().PreInitialize(config).ok());
+  EXPECT_EQ(alloc::CurrentNamedConfig(AllocatorTable::Global()),
+            alloc::NamedConfig::kMimallocDebug);
 }
 
 TEST_F(RuntimeTest, FinalizeIsRefusedWhileInterpretersExist) {

@@ -31,7 +31,7 @@ struct CountingHook {
 
  private:
   struct Count {
-    static const ih_allocator_t& Previous(void* ctx) {
+    static ih_allocator_t Previous(void* ctx) {
       return static_cast<CountingHook*>(ctx)->previous;
     }
     static bool Before(void* ctx, alloc::HookCall call) {
