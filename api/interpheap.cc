@@ -4,7 +4,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -14,7 +16,10 @@
 #include "alloc/domain.h"
 #include "alloc/fatal.h"
 #include "alloc/hooks/debug_hooks.h"
+#include "alloc/hooks/fault_injection.h"
 #include "alloc/hooks/tracemalloc.h"
+#include "alloc/pymalloc/heap_registry.h"
+#include "alloc/pymalloc/pymalloc.h"
 #include "alloc/pymalloc/stats.h"
 #include "interp/runtime.h"
 #include "interp/thread_state.h"
@@ -66,6 +71,44 @@ ih_interp_t* Wrap(const Interpreter* interp) {
   if (interp == nullptr) return nullptr;
   return reinterpret_cast<ih_interp_t*>(
       static_cast<std::uintptr_t>(interp->handle().value));
+}
+
+static_assert(IH_SIZE_CLASS_COUNT == interpheap::alloc::kSizeClassCount);
+static_assert(IH_TRACEMALLOC_MAX_FRAMES == interpheap::alloc::kMaxFrames);
+
+void FillStats(const Runtime::HeapReport& report, ih_stats_t* out) {
+  const interpheap::alloc::HeapStats& stats = report.stats;
+  const interpheap::alloc::StatsTotals totals =
+      interpheap::alloc::ComputeStatsTotals(stats);
+  *out = ih_stats_t{};
+  for (int c = 0; c < interpheap::alloc::kSizeClassCount; ++c) {
+    out->classes[c].block_size = interpheap::alloc::BlockSizeOf(c);
+    out->classes[c].pools = stats.pools[c];
+    out->classes[c].blocks_in_use = stats.blocks_in_use[c];
+    out->classes[c].free_blocks = stats.blocks_available[c];
+  }
+  out->heaps = report.heaps;
+  out->arenas_allocated_total = stats.arenas_allocated_total;
+  out->arenas_reclaimed = stats.arenas_allocated_total - stats.arenas_current;
+  out->arenas_highwater = stats.arenas_highwater;
+  out->arenas_current = stats.arenas_current;
+  out->unused_pools = stats.free_pools;
+  out->blocks_in_use = totals.blocks_in_use;
+  out->free_blocks = totals.blocks_available;
+  out->bytes_in_allocated_blocks = totals.allocated_bytes;
+  out->bytes_in_available_blocks = totals.available_bytes;
+  out->allocated_blocks = report.allocated_blocks;
+}
+
+// Writes the stats table of `report` to `out`.
+absl::Status PrintReport(const Runtime::HeapReport& report, FILE* out) {
+  char text[8192];
+  const std::size_t n =
+      interpheap::alloc::FormatStatsText(report.stats, text, sizeof(text));
+  if (std::fwrite(text, 1, n, out) != n || std::fflush(out) != 0) {
+    return absl::InternalError("print stats: writing the table failed");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -193,6 +236,71 @@ int64_t ih_global_allocated_blocks(void) {
   return Runtime::GlobalAllocatedBlocks();
 }
 
+int64_t ih_interp_allocated_blocks(ih_interp_t* interp, ih_status_t* status) {
+  absl::StatusOr<std::int64_t> blocks =
+      Runtime::Get().InterpreterAllocatedBlocks(Unwrap(interp));
+  Report(blocks.status(), status);
+  return blocks.ok() ? *blocks : -1;
+}
+
+int64_t ih_interp_remote_frees(ih_interp_t* interp, ih_status_t* status) {
+  absl::StatusOr<std::int64_t> frees =
+      Runtime::Get().InterpreterRemoteFrees(Unwrap(interp));
+  Report(frees.status(), status);
+  return frees.ok() ? *frees : -1;
+}
+
+int64_t ih_global_remote_frees(void) {
+  return interpheap::alloc::GlobalRemoteFrees();
+}
+
+int ih_interp_get_stats(ih_interp_t* interp, ih_stats_t* stats,
+                        ih_status_t* status) {
+  if (stats == nullptr) return Report(NullArgument("stats"), status);
+  absl::StatusOr<Runtime::HeapReport> report =
+      Runtime::Get().InterpreterHeapReport(Unwrap(interp));
+  if (!report.ok()) return Report(report.status(), status);
+  FillStats(*report, stats);
+  return Report(absl::OkStatus(), status);
+}
+
+int ih_get_stats(ih_stats_t* stats, ih_status_t* status) {
+  if (stats == nullptr) return Report(NullArgument("stats"), status);
+  absl::StatusOr<Runtime::HeapReport> report =
+      Runtime::Get().ProcessHeapReport();
+  if (!report.ok()) return Report(report.status(), status);
+  FillStats(*report, stats);
+  return Report(absl::OkStatus(), status);
+}
+
+int ih_interp_print_stats(FILE* out, ih_interp_t* interp, ih_status_t* status) {
+  if (out == nullptr) return Report(NullArgument("out"), status);
+  absl::StatusOr<Runtime::HeapReport> report =
+      Runtime::Get().InterpreterHeapReport(Unwrap(interp));
+  if (!report.ok()) return Report(report.status(), status);
+  return Report(PrintReport(*report, out), status);
+}
+
+int ih_print_stats(FILE* out, ih_status_t* status) {
+  if (out == nullptr) return Report(NullArgument("out"), status);
+  absl::StatusOr<Runtime::HeapReport> report =
+      Runtime::Get().ProcessHeapReport();
+  if (!report.ok()) return Report(report.status(), status);
+  return Report(PrintReport(*report, out), status);
+}
+
+int ih_interp_validate_heap(ih_interp_t* interp, ih_status_t* status) {
+  return Report(Runtime::Get().ValidateHeap(Unwrap(interp)), status);
+}
+
+int ih_validate_heaps(ih_status_t* status) {
+  return Report(Runtime::Get().ValidateHeaps(), status);
+}
+
+int ih_pymalloc_owns(const void* p) {
+  return interpheap::alloc::InAnyHeapArena(p) ? 1 : 0;
+}
+
 int ih_write_stats(int fd, int json, ih_status_t* status) {
   absl::StatusOr<interpheap::alloc::HeapStats> stats =
       Runtime::CurrentHeapStats();
@@ -258,6 +366,46 @@ int ih_tracemalloc_is_tracing(void) {
   return interpheap::alloc::IsTracing() ? 1 : 0;
 }
 
+int ih_tracemalloc_get_traceback_limit(void) {
+  return interpheap::alloc::TracebackLimit();
+}
+
+void ih_tracemalloc_get_traced_memory(size_t* current, size_t* peak) {
+  const interpheap::alloc::TracedMemory memory =
+      interpheap::alloc::GetTracedMemory();
+  if (current != nullptr) *current = memory.current;
+  if (peak != nullptr) *peak = memory.peak;
+}
+
+void ih_tracemalloc_reset_peak(void) { interpheap::alloc::ResetPeak(); }
+
+void ih_tracemalloc_clear_traces(void) { interpheap::alloc::ClearTraces(); }
+
+int ih_tracemalloc_get_traceback(unsigned int domain, uintptr_t ptr,
+                                 void** frames, size_t capacity,
+                                 size_t* nframes, ih_status_t* status) {
+  if (nframes == nullptr) return Report(NullArgument("nframes"), status);
+  if (frames == nullptr && capacity > 0) {
+    return Report(NullArgument("frames (with a capacity)"), status);
+  }
+  if (!interpheap::alloc::IsTracing()) {
+    return Report(absl::FailedPreconditionError(
+                      "get traceback refused: tracemalloc is not tracing"),
+                  status);
+  }
+  interpheap::alloc::TraceInfo trace;
+  if (!interpheap::alloc::GetTrace(domain, ptr, &trace)) {
+    return Report(
+        absl::NotFoundError(absl::StrFormat(
+            "get traceback: no trace of %#x in trace domain %u", ptr, domain)),
+        status);
+  }
+  *nframes = trace.frames.size();
+  const std::size_t n = std::min(trace.frames.size(), capacity);
+  if (n > 0) std::memcpy(frames, trace.frames.data(), n * sizeof(void*));
+  return Report(absl::OkStatus(), status);
+}
+
 int ih_tracemalloc_track(unsigned int domain, uintptr_t ptr, size_t size) {
   return interpheap::alloc::Track(domain, ptr, size);
 }
@@ -272,6 +420,14 @@ int ih_set_nomemory(int64_t start, int64_t stop, ih_status_t* status) {
 
 int ih_remove_nomemory(ih_status_t* status) {
   return Report(Runtime::Get().RemoveNoMemory(), status);
+}
+
+int64_t ih_nomemory_call_count(void) {
+  return interpheap::alloc::NoMemoryCallCount();
+}
+
+int64_t ih_nomemory_failure_count(void) {
+  return interpheap::alloc::NoMemoryFailureCount();
 }
 
 ih_interp_t* ih_interp_create(const ih_interp_config_t* config,

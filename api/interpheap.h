@@ -1,12 +1,48 @@
 /* api/interpheap.h: the C API of interpheap (C11 and C++).
  *
  * Every name starts with ih_ / IH_, so it never collides with CPython's
- * exported symbols. Data-plane calls (ih_{raw,mem,obj}_{malloc,calloc,
- * realloc,free}) follow CPython's PyMem_* rules and never fail with a
- * status. Control-plane calls return an ih_code (IH_OK == 0) and, when
- * `status` is not NULL, fill it with the code and a message the caller can
- * print. The C++ API is the same core: alloc/domain.h, interp/runtime.h,
- * interp/thread_state.h.
+ * exported symbols. The C++ API is the same core: alloc/domain.h,
+ * interp/runtime.h, interp/thread_state.h.
+ *
+ * Errors: one convention, by kind of call.
+ *
+ * | kind    | on success             | on failure                            |
+ * |---------|------------------------|---------------------------------------|
+ * | status  | IH_OK (0)              | an ih_code_t > 0                      |
+ * | value   | the value              | -1 (a count) or NULL (a handle)       |
+ * | CPython | what CPython returns   | what CPython returns; no status       |
+ * | query   | the value              | cannot fail                           |
+ *
+ *   status:  every call returning int with an ih_status_t* last: lifecycle,
+ *            allocators, debug hooks, tracemalloc start/stop/traceback,
+ *            fault injection, interpreters, attach/detach, stats,
+ *            validation.
+ *   value:   ih_allocated_blocks, ih_interp_allocated_blocks,
+ *            ih_interp_remote_frees (-1), ih_interp_create (NULL).
+ *   CPython: the data plane, ih_{raw,mem,obj}_{malloc,calloc,realloc}, and
+ *            ih_mem_new / ih_mem_resize: NULL, as PyMem_*;
+ *            ih_tracemalloc_track: 0, -1 when the trace cannot be stored,
+ *            -2 when not tracing (PyTraceMalloc_Track);
+ *            ih_tracemalloc_untrack: 0, or -2 when not tracing.
+ *   query:   every other call. Answers that mean "none" are documented per
+ *            call (ih_interp_id: -1 for a stale handle; names: NULL or "?").
+ *
+ * Status and value calls fill *status, when `status` is not NULL, with the
+ * code and a message the caller can print (IH_OK and "" on success).
+ * The codes (absl::StatusCode's values):
+ *   IH_OK                   success
+ *   IH_INVALID_ARGUMENT     a NULL or out-of-range argument; an unknown
+ *                           name, domain or lock kind; a bad interpreter
+ *                           configuration
+ *   IH_NOT_FOUND            an ih_interp_t* that is not a live interpreter
+ *                           (NULL, or destroyed); a pointer with no trace
+ *   IH_RESOURCE_EXHAUSTED   no room for another allocator hook or layer
+ *   IH_FAILED_PRECONDITION  refused in the current state: the runtime's
+ *                           lifecycle state, the calling thread's
+ *                           attachment or lock, hooks in the way,
+ *                           tracemalloc not tracing
+ *   IH_INTERNAL             writing output failed; heap validation found a
+ *                           broken invariant
  */
 
 #ifndef INTERPHEAP_API_INTERPHEAP_H_
@@ -14,6 +50,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* The allocator shapes (ih_allocator_t, ih_domain_t): alloc/allocator.h in
  * the repository, installed beside this header as interpheap/allocator.h. */
@@ -38,7 +75,7 @@ extern "C" {
 int ih_version(void);
 const char* ih_version_string(void);
 
-/* Status codes; the values are absl::StatusCode's. */
+/* Status codes (see the table above); the values are absl::StatusCode's. */
 typedef enum ih_code {
   IH_OK = 0,
   IH_INVALID_ARGUMENT = 3,
@@ -52,6 +89,11 @@ typedef struct ih_status {
   int code;          /* an ih_code_t */
   char message[512]; /* NUL-terminated; "" when code is IH_OK */
 } ih_status_t;
+
+/* An interpreter handle: opaque, unique in the process, never reused. A
+ * destroyed interpreter's handle is refused (IH_NOT_FOUND; ih_interp_id
+ * returns -1), even after new interpreters are made. */
+typedef struct ih_interp ih_interp_t;
 
 /* ---- Data plane ---- */
 /* Raw: thread-safe, usable in every runtime state, no lock needed. */
@@ -68,6 +110,29 @@ void* ih_obj_malloc(size_t size);
 void* ih_obj_calloc(size_t nelem, size_t elsize);
 void* ih_obj_realloc(void* ptr, size_t new_size);
 void ih_obj_free(void* ptr);
+
+/* CPython's PyMem_New / PyMem_Resize / PyMem_Del: arrays of `n` `type`s in
+ * the mem domain. NULL, without calling the allocator, when n * sizeof(type)
+ * would exceed PTRDIFF_MAX. ih_mem_resize assigns the result to `p` (an
+ * lvalue), NULL included: keep the old pointer to free it after a failure
+ * (the old block stays valid then). Macros: `p` and `n` are evaluated more
+ * than once. */
+#define ih_mem_new(type, n)                         \
+  ((size_t)(n) > (size_t)PTRDIFF_MAX / sizeof(type) \
+       ? NULL                                       \
+       : (type*)ih_mem_malloc((size_t)(n) * sizeof(type)))
+#define ih_mem_resize(p, type, n)                         \
+  ((p) = (size_t)(n) > (size_t)PTRDIFF_MAX / sizeof(type) \
+             ? NULL                                       \
+             : (type*)ih_mem_realloc((p), (size_t)(n) * sizeof(type)))
+#define ih_mem_del(p) ih_mem_free(p)
+
+/* Nonzero if `p` points into an arena of pymalloc (any interpreter's heap,
+ * also one that outlived its destroyed interpreter): CPython's
+ * address_in_range, O(1) and lock-free, any thread, any pointer (it reads
+ * only pymalloc's own map). For a live mem/obj block: whether pymalloc
+ * serves it (not for 0 or > 512 bytes, nor under malloc or mimalloc). */
+int ih_pymalloc_owns(const void* p);
 
 /* ---- Lifecycle (see interp/runtime_state.h for the full table) ---- */
 typedef enum ih_runtime_state {
@@ -123,14 +188,84 @@ int ih_set_arena_allocator(const ih_arena_allocator_t* allocator,
 
 /* ---- Counts and stats ---- */
 /* Blocks allocated and not freed through the calling thread's current
- * interpreter's heap; -1 (and *status filled) when not attached or when the
- * interpreter shares main's heap. */
+ * interpreter's heap (pool blocks plus blocks of 0 or > 512 bytes, which
+ * pymalloc hands to raw); -1 (and *status filled) when not attached or when
+ * the interpreter shares main's heap. */
 int64_t ih_allocated_blocks(ih_status_t* status);
 /* Every live heap's blocks plus blocks leaked by destroyed interpreters. */
 int64_t ih_global_allocated_blocks(void);
+/* The same count for any interpreter, read without its lock (exact when
+ * the interpreter is idle or the caller holds its lock). An interpreter
+ * sharing main's heap reports that heap's count, main's. -1 and
+ * IH_NOT_FOUND for a handle that is not a live interpreter. */
+int64_t ih_interp_allocated_blocks(ih_interp_t* interp, ih_status_t* status);
+
+/* Cross-interpreter frees: blocks of an interpreter's heap freed (or moved
+ * by realloc) by a thread attached to an interpreter with another heap,
+ * handed back to the owning heap. Per interpreter (its heap's: main's for
+ * one sharing it; -1 and IH_NOT_FOUND for a handle that is not live), and
+ * for the whole process since it started (destroyed heaps included). */
+int64_t ih_interp_remote_frees(ih_interp_t* interp, ih_status_t* status);
+int64_t ih_global_remote_frees(void);
+
+/* pymalloc's numbers, the data of CPython's _PyObject_DebugMallocStats
+ * table. Size class i holds blocks of (i + 1) * 16 bytes. */
+#define IH_SIZE_CLASS_COUNT 32
+typedef struct ih_size_class_stats {
+  size_t block_size;    /* 16, 32, ..., 512 */
+  size_t pools;         /* pools with a block in use ("num pools") */
+  size_t blocks_in_use; /* "blocks in use" */
+  size_t free_blocks;   /* free blocks of those pools ("avail blocks") */
+} ih_size_class_stats_t;
+
+typedef struct ih_stats {
+  ih_size_class_stats_t classes[IH_SIZE_CLASS_COUNT];
+  size_t heaps; /* heaps added up: 1 for an interpreter */
+  size_t arenas_allocated_total;
+  size_t arenas_reclaimed; /* returned to the arena allocator */
+  /* Most arenas held at once; for several heaps, the sum of each heap's. */
+  size_t arenas_highwater;
+  size_t arenas_current;
+  size_t unused_pools;  /* empty pools in the arenas held */
+  size_t blocks_in_use; /* the classes' blocks_in_use added up */
+  size_t free_blocks;   /* the classes' free_blocks added up */
+  size_t bytes_in_allocated_blocks;
+  size_t bytes_in_available_blocks;
+  /* ih_interp_allocated_blocks (for the process: ih_global_allocated_blocks):
+   * blocks_in_use plus raw fallback blocks (0 or > 512 bytes; a heap counts
+   * those it freed, wherever they came from). */
+  int64_t allocated_blocks;
+} ih_stats_t;
+
+/* One interpreter's heap (main's for one sharing it), drained of
+ * cross-interpreter frees first. Read under the heap's lock: called by a
+ * thread that holds it (attached to an interpreter using that heap, or to
+ * one under the same lock), or by a thread that is not attached (the call
+ * then attaches for its duration, waiting for the lock).
+ * IH_FAILED_PRECONDITION when attached without holding that lock, or for a
+ * host-locked interpreter whose host lock the caller does not hold;
+ * IH_NOT_FOUND for a handle that is not live. */
+int ih_interp_get_stats(ih_interp_t* interp, ih_stats_t* stats,
+                        ih_status_t* status);
+/* Every heap of the process added up (every interpreter's, and the heaps
+ * destroyed interpreters left with live blocks). The caller must not be
+ * attached (IH_FAILED_PRECONDITION): each interpreter's lock is taken in
+ * turn, as ih_interp_get_stats does. */
+int ih_get_stats(ih_stats_t* stats, ih_status_t* status);
+/* The same as CPython's _PyObject_DebugMallocStats table (PYTHONMALLOCSTATS'
+ * format), written to `out`; IH_INTERNAL when writing fails. */
+int ih_interp_print_stats(FILE* out, ih_interp_t* interp, ih_status_t* status);
+int ih_print_stats(FILE* out, ih_status_t* status);
 /* Writes the current interpreter's pymalloc stats table (CPython's format)
  * to file descriptor `fd`, or its JSON form when `json` is nonzero. */
 int ih_write_stats(int fd, int json, ih_status_t* status);
+
+/* Checks pymalloc's invariants (alloc/pymalloc/pymalloc.h) over one
+ * interpreter's heap, or over every heap of the process; same rules as
+ * ih_interp_get_stats and ih_get_stats. IH_INTERNAL when one is broken: the
+ * message names the heap's interpreter and the invariant. */
+int ih_interp_validate_heap(ih_interp_t* interp, ih_status_t* status);
+int ih_validate_heaps(ih_status_t* status);
 
 /* ---- Debug hooks, fatal errors ---- */
 /* Wraps CPython's debug hooks over every domain that has none (idempotent).
@@ -147,25 +282,58 @@ ih_fatal_handler_t ih_set_fatal_handler(ih_fatal_handler_t handler);
 typedef int (*ih_lock_held_predicate_t)(void);
 void ih_set_lock_held_predicate(ih_lock_held_predicate_t predicate);
 
-/* ---- tracemalloc (CPython's PyTraceMalloc_* return codes) ---- */
+/* ---- tracemalloc (CPython's tracemalloc module and PyTraceMalloc_*) ---- */
+/* Traces every allocation of the three domains in trace domain 0, with up
+ * to `nframe` (1..65535) native return addresses, most recent first, of
+ * which at most IH_TRACEMALLOC_MAX_FRAMES are kept. IH_INVALID_ARGUMENT for
+ * a bad nframe (CPython's message). Already tracing: nothing changes. */
+#define IH_TRACEMALLOC_MAX_FRAMES 64
 int ih_tracemalloc_start(int nframe, ih_status_t* status);
+/* Stops tracing and forgets every trace. */
 int ih_tracemalloc_stop(ih_status_t* status);
 int ih_tracemalloc_is_tracing(void);
+/* The nframe of the last start (1 before any), as
+ * tracemalloc.get_traceback_limit(). */
+int ih_tracemalloc_get_traceback_limit(void);
 /* 0 on success, -1 if the trace cannot be stored, -2 if not tracing. */
 int ih_tracemalloc_track(unsigned int domain, uintptr_t ptr, size_t size);
 /* 0, or -2 if not tracing. */
 int ih_tracemalloc_untrack(unsigned int domain, uintptr_t ptr);
+/* tracemalloc.get_traced_memory(): the bytes of every trace (all trace
+ * domains) now, and their peak since tracing started or the last reset or
+ * clear; 0 and 0 when not tracing. Either pointer may be NULL. */
+void ih_tracemalloc_get_traced_memory(size_t* current, size_t* peak);
+/* tracemalloc.reset_peak(): the peak becomes the current size. */
+void ih_tracemalloc_reset_peak(void);
+/* tracemalloc.clear_traces(): forgets every trace (current and peak go to
+ * 0) and keeps tracing. Neither does anything when not tracing. */
+void ih_tracemalloc_clear_traces(void);
+/* The traceback of the trace of (domain, ptr) (CPython's
+ * _PyTraceMalloc_GetTraceback; trace domain 0 holds the traced allocations,
+ * keyed by the block's address): *nframes gets its number of frames, and
+ * the first min(*nframes, capacity) return addresses are copied to
+ * `frames`, most recent call first. IH_FAILED_PRECONDITION when not
+ * tracing, IH_NOT_FOUND when (domain, ptr) has no trace,
+ * IH_INVALID_ARGUMENT for a NULL nframes (or NULL frames with a capacity). */
+int ih_tracemalloc_get_traceback(unsigned int domain, uintptr_t ptr,
+                                 void** frames, size_t capacity,
+                                 size_t* nframes, ih_status_t* status);
 
 /* ---- Fault injection (CPython's _testcapi.set_nomemory) ---- */
-/* Allocation calls whose count is in (start, stop] fail; stop 0: no end. */
+/* Allocation calls whose count is in (start, stop] fail; stop 0: no end.
+ * malloc, calloc and realloc calls of every domain are counted together
+ * (a mem/obj call that pymalloc hands to raw counts twice); free never
+ * fails. Setting again resets the count. */
 int ih_set_nomemory(int64_t start, int64_t stop, ih_status_t* status);
 int ih_remove_nomemory(ih_status_t* status);
+/* Allocation calls counted, and of those the ones made to fail, since the
+ * last ih_set_nomemory (0 before any; kept after ih_remove_nomemory). */
+int64_t ih_nomemory_call_count(void);
+int64_t ih_nomemory_failure_count(void);
 
 /* ---- Interpreters ---- */
-/* An interpreter handle: opaque, unique in the process, never reused. A
- * destroyed interpreter's handle is refused (IH_NOT_FOUND; ih_interp_id
- * returns -1), even after new interpreters are made. */
-typedef struct ih_interp ih_interp_t;
+/* ih_interp_t, an interpreter handle, is declared with the status type
+ * above. */
 
 /* The lock that serializes an interpreter's mem and obj calls. MAIN and OWN
  * keep the values of the former `own_lock` flag (0 and 1). */

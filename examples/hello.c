@@ -4,7 +4,8 @@
  *
  * Starts the runtime with pymalloc, runs two interpreters with their own
  * lock and heap, allocates in every domain, frees one interpreter's block
- * under the other (a cross-interpreter free, routed home) and shuts down.
+ * under the other (a cross-interpreter free, routed home and counted) and
+ * shuts down.
  * Exits 0 and prints "hello: ok" when every step behaved. */
 
 #include <interpheap/interpheap.h>
@@ -63,6 +64,10 @@ int main(void) {
   printf("hello: %s, main holds %lld blocks\n", text,
          (long long)ih_allocated_blocks(NULL));
   ih_obj_free(text);
+  if (ih_interp_remote_frees(worker, NULL) != 1) {
+    fprintf(stderr, "hello: the cross-interpreter free was not counted\n");
+    return 1;
+  }
   ih_mem_free(mem);
   ih_raw_free(raw);
   CHECK(ih_thread_detach);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 #include "absl/strings/str_format.h"
 #include "alloc/config.h"
@@ -10,6 +11,7 @@
 #include "alloc/fork.h"
 #include "alloc/hooks/fault_injection.h"
 #include "alloc/hooks/tracemalloc.h"
+#include "alloc/pymalloc/heap_registry.h"
 #include "alloc/pymalloc/pymalloc_allocator.h"
 #include "alloc/pymalloc/stats.h"
 #include "interp/thread_state.h"
@@ -71,6 +73,24 @@ absl::Status CurrentOwnHeapCheck(const Interpreter* interp) {
         interp->id()));
   }
   return absl::OkStatus();
+}
+
+absl::Status NotLive(std::string_view what) {
+  return absl::NotFoundError(absl::StrFormat(
+      "%s refused: not a live interpreter of this runtime (a null handle, or "
+      "a stale one: it was destroyed)",
+      what));
+}
+
+// Heap::Validate()'s error, naming the heap.
+absl::Status CheckHeap(const alloc::Heap& heap) {
+  heap.guard().AssertHeld();
+  absl::Status s = heap.Validate();
+  if (s.ok()) return s;
+  return absl::Status(s.code(),
+                      absl::StrFormat("%s heap of interpreter %d: %s",
+                                      heap.orphaned() ? "the orphaned" : "the",
+                                      heap.owner_id(), s.message()));
 }
 
 absl::Status ValidateInterpreterConfig(const InterpreterConfig& config) {
@@ -562,6 +582,150 @@ absl::StatusOr<alloc::HeapStats> Runtime::CurrentHeapStats() {
 
 std::int64_t Runtime::GlobalAllocatedBlocks() {
   return alloc::GlobalAllocatedBlocks();
+}
+
+absl::StatusOr<std::int64_t> Runtime::InterpreterAllocatedBlocks(
+    InterpreterHandle handle) const {
+  sync::MutexLock lock(&mu_);
+  // Found under the runtime lock, the interpreter and its heap stay alive
+  // (destroy unlists it under this lock before freeing it).
+  const Interpreter* interp = FindLocked(handle);
+  if (interp == nullptr) return NotLive("allocated blocks");
+  return interp->heap().AllocatedBlocksRelaxed();
+}
+
+absl::StatusOr<std::int64_t> Runtime::InterpreterRemoteFrees(
+    InterpreterHandle handle) const {
+  sync::MutexLock lock(&mu_);
+  const Interpreter* interp = FindLocked(handle);
+  if (interp == nullptr) return NotLive("remote frees");
+  return interp->heap().remote_frees();
+}
+
+absl::Status Runtime::WithHeapOf(
+    InterpreterHandle handle, std::string_view what,
+    absl::FunctionRef<absl::Status(alloc::Heap&)> fn) {
+  Interpreter* const current = ThreadState::Current();
+  Interpreter* interp = nullptr;
+  {
+    sync::MutexLock lock(&mu_);
+    interp = FindLocked(handle);
+    if (interp == nullptr) return NotLive(what);
+    // The reservation: destroy is refused (the heap stays) until it is
+    // dropped below.
+    interp->attached_threads_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (current == nullptr) {
+    // Outside the runtime lock: an interpreter lock comes first in the
+    // order. Attaching takes over the reservation; Detach drops it.
+    if (absl::Status s = ThreadState::AttachReserved(interp); !s.ok()) {
+      return s;
+    }
+  }
+  alloc::Heap& heap = interp->heap();
+  absl::Status result;
+  if (heap.guard().IsHeldByCurrentThread()) {
+    heap.guard().AssertHeld();
+    result = fn(heap);
+  } else if (current == nullptr || &current->heap() == &heap) {
+    result = absl::FailedPreconditionError(absl::StrFormat(
+        "%s refused: interpreter %d is host-locked and the calling thread "
+        "does not hold the host's lock",
+        what, interp->id()));
+  } else {
+    result = absl::FailedPreconditionError(absl::StrFormat(
+        "%s refused: the calling thread is attached to interpreter %d and "
+        "does not hold the lock of interpreter %d's heap; detach first (a "
+        "thread holds one interpreter lock at a time)",
+        what, current->id(), interp->id()));
+  }
+  if (current == nullptr) {
+    absl::Status detached = ThreadState::Detach();
+    (void)detached;  // cannot fail: attached above
+  } else {
+    // Release: destroy reads the count (acquire) before freeing the heap.
+    interp->attached_threads_.fetch_sub(1, std::memory_order_release);
+  }
+  return result;
+}
+
+absl::Status Runtime::WithEveryHeap(
+    std::string_view what, absl::FunctionRef<absl::Status(alloc::Heap&)> fn) {
+  if (const Interpreter* current = ThreadState::Current(); current != nullptr) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s refused: the calling thread is attached to interpreter %d; "
+        "detach first (every heap is read under its interpreter's lock, "
+        "taken in turn)",
+        what, current->id()));
+  }
+  std::vector<InterpreterHandle> owners;
+  {
+    sync::MutexLock lock(&mu_);
+    for (const Interpreter* interp : interpreters_) {
+      if (&interp->heap_owner() == interp) owners.push_back(interp->handle());
+    }
+  }
+  // Serials of the heaps read: an interpreter destroyed after its heap was
+  // read may leave that heap as an orphan, not to be read twice.
+  std::vector<std::uint64_t> seen;
+  for (const InterpreterHandle owner : owners) {
+    bool ran = false;
+    absl::Status s = WithHeapOf(owner, what, [&](alloc::Heap& heap) {
+      ran = true;
+      seen.push_back(heap.serial());
+      return fn(heap);
+    });
+    if (!ran && absl::IsNotFound(s)) continue;  // destroyed meanwhile
+    if (!s.ok()) return s;
+  }
+  absl::Status result;
+  alloc::ForEachOrphan([&](alloc::Heap& heap) {
+    if (!result.ok() ||
+        std::find(seen.begin(), seen.end(), heap.serial()) != seen.end()) {
+      return;
+    }
+    result = fn(heap);
+  });
+  return result;
+}
+
+absl::StatusOr<Runtime::HeapReport> Runtime::InterpreterHeapReport(
+    InterpreterHandle handle) {
+  HeapReport report;
+  absl::Status s =
+      WithHeapOf(handle, "interpreter stats", [&](alloc::Heap& heap) {
+        heap.guard().AssertHeld();
+        heap.DrainRemoteFrees();  // exact numbers; Stats() itself only reads
+        report.stats = heap.Stats();
+        report.allocated_blocks = heap.AllocatedBlocks();
+        report.heaps = 1;
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  return report;
+}
+
+absl::StatusOr<Runtime::HeapReport> Runtime::ProcessHeapReport() {
+  HeapReport report;
+  absl::Status s = WithEveryHeap("process stats", [&](alloc::Heap& heap) {
+    heap.guard().AssertHeld();
+    // An orphan's pushers drain it themselves.
+    if (!heap.orphaned()) heap.DrainRemoteFrees();
+    alloc::AddHeapStats(heap.Stats(), &report.stats);
+    ++report.heaps;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  report.allocated_blocks = alloc::GlobalAllocatedBlocks();
+  return report;
+}
+
+absl::Status Runtime::ValidateHeap(InterpreterHandle handle) {
+  return WithHeapOf(handle, "validate heap", &CheckHeap);
+}
+
+absl::Status Runtime::ValidateHeaps() {
+  return WithEveryHeap("validate heaps", &CheckHeap);
 }
 
 void Runtime::AddFinalizeCallback(void (*fn)(void*), void* arg) {

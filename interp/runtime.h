@@ -17,9 +17,11 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "alloc/allocator_table.h"
@@ -187,6 +189,62 @@ class Runtime {
   // All live heaps' blocks plus every leaked block (never reset, survives
   // finalization). Lock-free reads: exact when interpreters are quiescent.
   static std::int64_t GlobalAllocatedBlocks();
+
+  // Any interpreter, by handle. "The heap of" an interpreter is its own, or
+  // main's for one that shares it (so such an interpreter reports main's
+  // numbers). NotFound for a stale (or null) handle.
+
+  // Blocks allocated and not freed through the interpreter's heap, as
+  // CurrentAllocatedBlocks() counts them, read without its lock: exact when
+  // the heap is quiescent or the caller holds its lock.
+  absl::StatusOr<std::int64_t> InterpreterAllocatedBlocks(
+      InterpreterHandle handle) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Blocks of the interpreter's heap freed by threads attached to
+  // interpreters with another heap (Heap::remote_frees()), read the same way.
+  absl::StatusOr<std::int64_t> InterpreterRemoteFrees(
+      InterpreterHandle handle) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Runs `fn` on the interpreter's heap with the heap's lock held: at once
+  // if the calling thread holds it (attached to an interpreter using that
+  // heap, or to one under the same lock), else, when the caller is not
+  // attached, attached to the interpreter for the call (waiting for its
+  // lock). The interpreter cannot be destroyed meanwhile. FailedPrecondition,
+  // naming `what`, when the caller is attached elsewhere (a thread holds one
+  // interpreter lock at a time: detach first), or when the heap's lock is a
+  // host's lock that the caller does not hold. `fn`'s error is returned as
+  // is.
+  absl::Status WithHeapOf(InterpreterHandle handle, std::string_view what,
+                          absl::FunctionRef<absl::Status(alloc::Heap&)> fn)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs `fn` on every heap of the process, each once, with its lock held:
+  // every live interpreter's own heap in turn (as WithHeapOf; one destroyed
+  // meanwhile is skipped), then every orphaned heap (Heap::Retire()) under
+  // the orphan lock. The caller must not be attached (FailedPrecondition):
+  // it takes each interpreter's lock in turn. Stops at `fn`'s first error.
+  absl::Status WithEveryHeap(std::string_view what,
+                             absl::FunctionRef<absl::Status(alloc::Heap&)> fn)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The pymalloc numbers of one heap, or of several added up
+  // (alloc::AddHeapStats); alloc/pymalloc/stats.h formats `stats`.
+  struct HeapReport {
+    alloc::HeapStats stats;
+    // Pool blocks plus raw fallback blocks (Heap::AllocatedBlocks()); for
+    // the whole process, GlobalAllocatedBlocks() read after the heaps.
+    std::int64_t allocated_blocks = 0;
+    std::size_t heaps = 0;  // heaps read
+  };
+  // One interpreter's heap (WithHeapOf's rules), its remote frees drained
+  // first for exact numbers.
+  absl::StatusOr<HeapReport> InterpreterHeapReport(InterpreterHandle handle)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Every heap (WithEveryHeap's rules): the table CPython's
+  // _PyObject_DebugMallocStats prints, for the whole process.
+  absl::StatusOr<HeapReport> ProcessHeapReport() ABSL_LOCKS_EXCLUDED(mu_);
+  // Heap::Validate() of one interpreter's heap, or of every heap: the first
+  // broken invariant (Internal), its message naming the heap's interpreter.
+  absl::Status ValidateHeap(InterpreterHandle handle) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status ValidateHeaps() ABSL_LOCKS_EXCLUDED(mu_);
 
   // The main interpreter, or nullptr when not initialized.
   Interpreter* main_interpreter() const ABSL_LOCKS_EXCLUDED(mu_);

@@ -23,8 +23,11 @@ HookLink* NoMemoryHookLink(Domain domain);
 // Resets the call count and sets the failing window (start, stop].
 void SetNoMemoryWindow(std::int64_t start, std::int64_t stop);
 
-// Allocation calls counted since the window was set.
+// Allocation calls counted since the window was set (they stay readable
+// after the hooks are removed, until the next SetNoMemoryWindow).
 std::int64_t NoMemoryCallCount();
+// Of those, the calls that were made to fail.
+std::int64_t NoMemoryFailureCount();
 
 }  // namespace interpheap::alloc
 

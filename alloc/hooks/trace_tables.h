@@ -65,10 +65,14 @@ class TraceTables {
       return false;
     }
     TraceEntry* entry = Find(domain, ptr, /*for_insert=*/true);
-    if (entry->slot != Slot::kUsed) {
+    if (entry->slot == Slot::kUsed) {
+      traced_bytes_ -= entry->size;  // replaced
+    } else {
       if (entry->slot == Slot::kDeleted) --deleted_;
       ++used_;
     }
+    traced_bytes_ += size;
+    peak_bytes_ = std::max(peak_bytes_, traced_bytes_);
     entry->ptr = ptr;
     entry->domain = domain;
     entry->slot = Slot::kUsed;
@@ -85,6 +89,7 @@ class TraceTables {
     if (traces_.capacity() == 0) return;
     TraceEntry* entry = Find(domain, ptr, /*for_insert=*/false);
     if (entry == nullptr || entry->slot != Slot::kUsed) return;
+    traced_bytes_ -= entry->size;
     entry->slot = Slot::kDeleted;
     --used_;
     ++deleted_;
@@ -111,12 +116,26 @@ class TraceTables {
     }
   }
 
+  // Forgets every trace; the traced and peak bytes go back to 0.
   void Clear() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     traces_.Release();
     tracebacks_.Release();
     frames_.Release();
     intern_.Release();
     used_ = deleted_ = tracebacks_used_ = frames_used_ = 0;
+    traced_bytes_ = peak_bytes_ = 0;
+  }
+
+  // The sizes of every trace, all trace domains (CPython's traced memory),
+  // and their highest sum since the last Clear() or ResetPeak().
+  std::size_t traced_bytes() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return traced_bytes_;
+  }
+  std::size_t peak_bytes() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return peak_bytes_;
+  }
+  void ResetPeak() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    peak_bytes_ = traced_bytes_;
   }
 
  private:
@@ -208,6 +227,8 @@ class TraceTables {
   std::size_t used_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t deleted_ ABSL_GUARDED_BY(mu_) = 0;
   std::uint64_t last_serial_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t traced_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t peak_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   MappedArray<Traceback> tracebacks_ ABSL_GUARDED_BY(mu_);
   std::uint32_t tracebacks_used_ ABSL_GUARDED_BY(mu_) = 0;
   MappedArray<void*> frames_ ABSL_GUARDED_BY(mu_);

@@ -187,6 +187,23 @@ void EndTracing() {
 
 bool IsTracing() { return tracing_enabled.load(std::memory_order_acquire); }
 
+int TracebackLimit() { return frame_limit.load(std::memory_order_relaxed); }
+
+TracedMemory GetTracedMemory() {
+  sync::MutexLock lock(&trace_tables.mu());
+  return {trace_tables.traced_bytes(), trace_tables.peak_bytes()};
+}
+
+void ResetPeak() {
+  sync::MutexLock lock(&trace_tables.mu());
+  if (tracing_enabled.load(std::memory_order_relaxed)) trace_tables.ResetPeak();
+}
+
+void ClearTraces() {
+  sync::MutexLock lock(&trace_tables.mu());
+  if (tracing_enabled.load(std::memory_order_relaxed)) trace_tables.Clear();
+}
+
 __attribute__((noinline)) int Track(unsigned domain, std::uintptr_t ptr,
                                     std::size_t size) {
   void* frames[kMaxFrames];

@@ -44,6 +44,26 @@ void BeginTracing(int nframe);
 void EndTracing();
 bool IsTracing();
 
+// The `nframe` of the last start (1 before any, as CPython's
+// tracemalloc.get_traceback_limit()). Tracebacks keep at most
+// min(limit, kMaxFrames) frames.
+int TracebackLimit();
+
+// CPython's tracemalloc.get_traced_memory(): the sizes of every trace (all
+// trace domains, Track()ed ones included) and their peak since tracing
+// started or the last ResetPeak() / ClearTraces(); both 0 when not tracing.
+struct TracedMemory {
+  std::size_t current = 0;
+  std::size_t peak = 0;
+};
+TracedMemory GetTracedMemory();
+// tracemalloc.reset_peak(): the peak becomes the current size. Nothing
+// when not tracing.
+void ResetPeak();
+// tracemalloc.clear_traces(): forgets every trace (both sizes go to 0) and
+// keeps tracing. Nothing when not tracing.
+void ClearTraces();
+
 // CPython's PyTraceMalloc_Track: 0 on success, -1 if the trace cannot be
 // stored, -2 if not tracing. An existing (domain, ptr) trace is replaced
 // (new size, traceback captured now).

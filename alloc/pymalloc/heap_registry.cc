@@ -1,6 +1,7 @@
 #include "alloc/pymalloc/heap_registry.h"
 
 #include <atomic>
+#include <vector>
 
 #include "absl/base/const_init.h"
 #include "alloc/fork.h"
@@ -16,6 +17,8 @@ const bool fork_registered =
     RegisterForkLock(&registry_mu, ForkRank::kHeapRegistry);
 // Raw fallback counts of retired heaps (signed: see Heap::AllocatedBlocks()).
 ABSL_CONST_INIT std::atomic<std::int64_t> retired_raw_blocks{0};
+// Remote frees received by heaps already freed.
+ABSL_CONST_INIT std::atomic<std::int64_t> freed_heaps_remote_frees{0};
 
 // Every heap not yet freed (live and orphaned), linked through the heaps
 // themselves: no allocation and no limit, and a real reference to each
@@ -45,6 +48,10 @@ void UnregisterHeap(Heap* heap) {
     heap->registry_next_->registry_prev_ = heap->registry_prev_;
   }
   heap->registry_prev_ = heap->registry_next_ = nullptr;
+  // Under the registry lock: GlobalRemoteFrees() sees the heap's count in
+  // the list or in the total, never both nor neither.
+  freed_heaps_remote_frees.fetch_add(heap->remote_frees(),
+                                     std::memory_order_relaxed);
 }
 
 std::int64_t GlobalAllocatedBlocks() {
@@ -65,6 +72,33 @@ std::int64_t LeakedBlocks() {
     if (heap->orphaned()) total += heap->AllocatedBlocksRelaxed();
   }
   return total;
+}
+
+std::int64_t GlobalRemoteFrees() {
+  sync::MutexLock lock(&registry_mu);
+  std::int64_t total = freed_heaps_remote_frees.load(std::memory_order_relaxed);
+  for (Heap* heap = registered_head; heap != nullptr;
+       heap = heap->registry_next_) {
+    total += heap->remote_frees();
+  }
+  return total;
+}
+
+void ForEachOrphan(absl::FunctionRef<void(Heap&)> visit) {
+  // Lock order: the orphan lock, then the registry's. The orphans are
+  // gathered first and visited without the registry lock, so that `visit`
+  // may take the locks ranked between the two (the arena map's, for
+  // Heap::Stats()).
+  sync::MutexLock hold(&Heap::OrphanLock());
+  std::vector<Heap*> orphans;
+  {
+    sync::MutexLock lock(&registry_mu);
+    for (Heap* heap = registered_head; heap != nullptr;
+         heap = heap->registry_next_) {
+      if (heap->orphaned()) orphans.push_back(heap);
+    }
+  }
+  for (Heap* heap : orphans) visit(*heap);
 }
 
 void AddRetiredRawBlocks(std::int64_t n) {

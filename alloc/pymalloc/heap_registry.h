@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "absl/functional/function_ref.h"
+
 namespace interpheap::alloc {
 
 class Heap;
@@ -29,6 +31,14 @@ std::int64_t GlobalAllocatedBlocks();
 // Pool blocks of destroyed interpreters not freed yet: the blocks of the
 // orphaned heaps (Heap::Retire()). Goes down as they are freed.
 std::int64_t LeakedBlocks();
+// Blocks handed back to their heap by threads of other heaps (remote
+// frees), process-wide: the registered heaps' counts plus those of every
+// heap freed so far. Only grows.
+std::int64_t GlobalRemoteFrees();
+// Calls `visit` for every orphaned heap (see Heap::Retire()), holding
+// Heap::OrphanLock(), which is each orphan's guard and keeps it from being
+// freed; the registry's lock is not held during the calls.
+void ForEachOrphan(absl::FunctionRef<void(Heap&)> visit);
 // Adds a retired heap's raw fallback count (signed: a raw block is counted
 // by the heap that frees it) to the global count.
 void AddRetiredRawBlocks(std::int64_t n);

@@ -353,6 +353,8 @@ class Heap {
   friend void UnregisterHeap(Heap* heap);
   friend std::int64_t GlobalAllocatedBlocks();
   friend std::int64_t LeakedBlocks();
+  friend std::int64_t GlobalRemoteFrees();
+  friend void ForEachOrphan(absl::FunctionRef<void(Heap&)> visit);
 
   ~Heap();
 
@@ -558,6 +560,14 @@ extern __thread Heap* current_heap;
 inline Heap* CurrentHeap() noexcept { return internal::current_heap; }
 inline void SetCurrentHeap(Heap* heap) noexcept {
   internal::current_heap = heap;
+}
+
+// True if `p` lies in an arena of any heap (any interpreter's, orphans
+// included): CPython's address_in_range, O(1) and lock-free, reading only
+// the ownership map. A live block of the mem/obj domains is pymalloc's
+// exactly when this is true (blocks of 0 or > 512 bytes came from raw).
+inline bool InAnyHeapArena(const void* p) noexcept {
+  return ArenaMap::Global().Owner(p) != nullptr;
 }
 
 // Called before a heap maps a new arena, from its allocation slow path

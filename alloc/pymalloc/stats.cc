@@ -60,6 +60,36 @@ class Appender {
 
 }  // namespace
 
+StatsTotals ComputeStatsTotals(const HeapStats& stats) {
+  StatsTotals totals;
+  for (int c = 0; c < kSizeClassCount; ++c) {
+    const std::size_t block = BlockSizeOf(c);
+    totals.blocks_in_use += stats.blocks_in_use[c];
+    totals.blocks_available += stats.blocks_available[c];
+    totals.allocated_bytes += stats.blocks_in_use[c] * block;
+    totals.available_bytes += stats.blocks_available[c] * block;
+    totals.pool_header_bytes += stats.pools[c] * kPoolOverhead;
+    totals.quantization_bytes +=
+        stats.pools[c] * ((kPoolSize - kPoolOverhead) % block);
+  }
+  totals.unused_pool_bytes = stats.free_pools * kPoolSize;
+  return totals;
+}
+
+void AddHeapStats(const HeapStats& one, HeapStats* sum) {
+  for (int c = 0; c < kSizeClassCount; ++c) {
+    sum->pools[c] += one.pools[c];
+    sum->blocks_in_use[c] += one.blocks_in_use[c];
+    sum->blocks_available[c] += one.blocks_available[c];
+  }
+  sum->free_pools += one.free_pools;
+  sum->arena_alignment_bytes += one.arena_alignment_bytes;
+  sum->arenas_allocated_total += one.arenas_allocated_total;
+  sum->arenas_current += one.arenas_current;
+  sum->arenas_highwater += one.arenas_highwater;
+  sum->map_leaf_count = std::max(sum->map_leaf_count, one.map_leaf_count);
+}
+
 std::size_t FormatStatsText(const HeapStats& stats, char* buffer,
                             std::size_t size) {
   Appender out(buffer, size);
@@ -67,19 +97,13 @@ std::size_t FormatStatsText(const HeapStats& stats, char* buffer,
              static_cast<int>(kSmallRequestThreshold), kSizeClassCount);
   out.Format("class   size   num pools   blocks in use  avail blocks\n");
   out.Format("-----   ----   ---------   -------------  ------------\n");
-  std::size_t allocated_bytes = 0, available_bytes = 0, header_bytes = 0,
-              quantization = 0;
   for (int c = 0; c < kSizeClassCount; ++c) {
     if (stats.pools[c] == 0) continue;
-    const std::size_t block = BlockSizeOf(c);
     out.Format("%5u %6u %11zu %15zu %13zu\n", static_cast<unsigned>(c),
-               static_cast<unsigned>(block), stats.pools[c],
+               static_cast<unsigned>(BlockSizeOf(c)), stats.pools[c],
                stats.blocks_in_use[c], stats.blocks_available[c]);
-    allocated_bytes += stats.blocks_in_use[c] * block;
-    available_bytes += stats.blocks_available[c] * block;
-    header_bytes += stats.pools[c] * kPoolOverhead;
-    quantization += stats.pools[c] * ((kPoolSize - kPoolOverhead) % block);
   }
+  const StatsTotals totals = ComputeStatsTotals(stats);
   out.Format("\n");
   out.Line("# arenas allocated total", stats.arenas_allocated_total);
   out.Line("# arenas reclaimed",
@@ -91,13 +115,14 @@ std::size_t FormatStatsText(const HeapStats& stats, char* buffer,
                 stats.arenas_current, kArenaSize);
   out.Line(label, stats.arenas_current * kArenaSize);
   out.Format("\n");
-  std::size_t total = out.Line("# bytes in allocated blocks", allocated_bytes);
-  total += out.Line("# bytes in available blocks", available_bytes);
+  std::size_t total =
+      out.Line("# bytes in allocated blocks", totals.allocated_bytes);
+  total += out.Line("# bytes in available blocks", totals.available_bytes);
   std::snprintf(label, sizeof(label), "%zu unused pools * %zu bytes",
                 stats.free_pools, kPoolSize);
-  total += out.Line(label, stats.free_pools * kPoolSize);
-  total += out.Line("# bytes lost to pool headers", header_bytes);
-  total += out.Line("# bytes lost to quantization", quantization);
+  total += out.Line(label, totals.unused_pool_bytes);
+  total += out.Line("# bytes lost to pool headers", totals.pool_header_bytes);
+  total += out.Line("# bytes lost to quantization", totals.quantization_bytes);
   total +=
       out.Line("# bytes lost to arena alignment", stats.arena_alignment_bytes);
   out.Line("Total", total);
@@ -135,10 +160,8 @@ std::string StatsText(const HeapStats& stats) {
 std::string StatsJson(const HeapStats& stats) {
   std::string json = "{\"small_block_threshold\":512,\"size_classes\":[";
   bool first = true;
-  std::size_t allocated_bytes = 0;
   for (int c = 0; c < kSizeClassCount; ++c) {
     if (stats.pools[c] == 0) continue;
-    allocated_bytes += stats.blocks_in_use[c] * BlockSizeOf(c);
     char row[160];
     std::snprintf(row, sizeof(row),
                   "%s{\"class\":%d,\"size\":%zu,\"pools\":%zu,"
@@ -159,7 +182,8 @@ std::string StatsJson(const HeapStats& stats) {
                 stats.arenas_allocated_total,
                 stats.arenas_allocated_total - stats.arenas_current,
                 stats.arenas_highwater, stats.arenas_current, kArenaSize,
-                kPoolSize, stats.free_pools, allocated_bytes,
+                kPoolSize, stats.free_pools,
+                ComputeStatsTotals(stats).allocated_bytes,
                 stats.arena_alignment_bytes, stats.map_leaf_count);
   json += tail;
   return json;

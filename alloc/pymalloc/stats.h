@@ -25,6 +25,24 @@
 
 namespace interpheap::alloc {
 
+// The table's derived numbers.
+struct StatsTotals {
+  std::size_t blocks_in_use = 0;     // over the size classes
+  std::size_t blocks_available = 0;  // free blocks in pools in use
+  std::size_t allocated_bytes = 0;   // "# bytes in allocated blocks"
+  std::size_t available_bytes = 0;   // "# bytes in available blocks"
+  std::size_t unused_pool_bytes = 0;
+  std::size_t pool_header_bytes = 0;
+  std::size_t quantization_bytes = 0;
+};
+StatsTotals ComputeStatsTotals(const HeapStats& stats);
+
+// Adds `one` heap's numbers to `sum`, for a table of several heaps: every
+// count adds up (arenas_highwater too: the sum of each heap's mark, an
+// upper bound of the heaps' highest total); map_leaf_count, the one
+// process-wide map's, is kept, not added.
+void AddHeapStats(const HeapStats& one, HeapStats* sum);
+
 // Formats the table into `buffer` (NUL-terminated, truncated to `size`)
 // without allocating. Returns the length written.
 std::size_t FormatStatsText(const HeapStats& stats, char* buffer,

@@ -43,6 +43,15 @@ others="$(readelf --dyn-syms -W "${so}" |
 readelf --dyn-syms -W "${so}" >"${work}/dynsyms.txt"
 grep -q " FUNC  *GLOBAL .* ih_obj_malloc@" "${work}/dynsyms.txt" ||
   fail "ih_obj_malloc not exported"
+# Every function the installed header declares is exported.
+sed -nE 's/^(const )?[a-z_0-9]+\*? ?\*?(ih_[a-z0-9_]+)\(.*/\2/p' \
+  "${prefix}/include/interpheap/interpheap.h" | sort -u >"${work}/declared.txt"
+[[ "$(wc -l <"${work}/declared.txt")" -gt 60 ]] ||
+  fail "too few declarations found in interpheap.h"
+while read -r name; do
+  grep -q " FUNC  *GLOBAL .* ${name}@" "${work}/dynsyms.txt" ||
+    fail "${name} is declared in interpheap.h but not exported"
+done <"${work}/declared.txt"
 
 # Headers compile alone, as C11 and C++17, with only -I PREFIX/include.
 echo '#include <interpheap/interpheap.h>' >"${work}/alone.c"

@@ -17,7 +17,8 @@ for test in alloc/domain_test alloc/pymalloc/pymalloc_test \
             alloc/config_test alloc/hooks/debug_hooks_test \
             alloc/hooks/tracemalloc_test alloc/hooks/fault_injection_test \
             interp/interpreter_test interp/runtime_test \
-            interp/runtime_state_test api/c_api_test; do
+            interp/runtime_state_test api/c_api_test \
+            api/c_api_introspection_test; do
   log="${TEST_TMPDIR:-/tmp}/$(basename "$test").valgrind.log"
   start=$(date +%s)
   valgrind --error-exitcode=99 --leak-check=full \
