@@ -60,7 +60,12 @@ class ABSL_LOCKABLE alignas(kCacheLineSize) Mutex {
 
   // For globals: `ABSL_CONST_INIT sync::Mutex mu(absl::kConstInit);`. Usable
   // before main() and after static destructors.
-  constexpr explicit Mutex(absl::ConstInitType) noexcept {}
+  constexpr explicit Mutex(absl::ConstInitType) noexcept
+#ifdef IH_MUTEX_DEADLOCK_DETECTION
+      : detector_(absl::kConstInit)
+#endif
+  {
+  }
 
   // A stand-in for a lock that belongs to the host, for clang's analysis and
   // for the "held" checks: interpheap never takes it (Lock, TryLock and
