@@ -58,11 +58,13 @@ const AllocatorLayer* AllocatorTable::InternLocked(
     const Allocator& allocator, const AllocatorLayer* below,
     Allocator* previous, const HookLink* link,
     std::initializer_list<const AllocatorLayer*> pinned) {
+  const void* const storage =
+      link != nullptr ? static_cast<const void*>(link) : previous;
   for (int i = 0; i < layers_used_; ++i) {
     const AllocatorLayer& l = layers_[i];
     Allocator held;
     l.CopyTo(&held);
-    if (l.below_ == below && l.previous_ == previous && l.link_ == link &&
+    if (l.below_ == below && l.storage_ == storage &&
         SameAllocator(held, allocator)) {
       return &l;
     }
@@ -95,8 +97,7 @@ const AllocatorLayer* AllocatorTable::InternLocked(
   l.realloc_.store(allocator.realloc, std::memory_order_release);
   l.free_.store(allocator.free, std::memory_order_release);
   l.below_ = below;
-  l.previous_ = previous;
-  l.link_ = link;
+  l.storage_ = storage;
   l.generation_.store(generation + 2, std::memory_order_release);
   return &l;
 }
@@ -127,7 +128,10 @@ int AllocatorTable::DepthLocked(Domain domain) const {
 }
 
 void AllocatorTable::PublishLocked(Domain domain, const AllocatorLayer* layer) {
-  top_[static_cast<int>(domain)].store(layer, std::memory_order_release);
+  top_[static_cast<int>(domain)].store(
+      HookLink::Pack(IndexOf(layer),
+                     layer->generation_.load(std::memory_order_relaxed)),
+      std::memory_order_release);
 }
 
 void AllocatorTable::LinkLocked(HookLink* link, const AllocatorLayer* below) {
@@ -181,7 +185,7 @@ absl::Status AllocatorTable::CheckWrapLocked(Domain domain,
   }
   for (Domain other : kAllDomains) {
     for (const AllocatorLayer* l = top(other); l != nullptr; l = l->below_) {
-      if (l->previous_ == storage || l->link_ == storage) {
+      if (l->storage_ == storage) {
         return absl::FailedPreconditionError(absl::StrFormat(
             "wrap refused: this previous storage is already used by a hook "
             "installed on the %s domain; each installed hook needs its own",

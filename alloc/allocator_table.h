@@ -5,7 +5,7 @@
 // the hook the allocator it replaces on top, so "a hook calls the previous
 // allocator" holds by construction. Hooks come off in LIFO order.
 //
-//   top_[domain] ──► layer {hook B, below} ──► layer {hook A, below}
+//   top(domain) ──► layer {hook B, below} ──► layer {hook A, below}
 //                                              ──► layer {base, nullptr}
 //
 // Layers live in a fixed array of slots inside the table (no allocation,
@@ -60,7 +60,8 @@ class AllocatorTable;
 
 // One slot of the table: a layer of a domain's stack while some domain can
 // reach it, and reusable once none can (see "Slots and readers" below).
-class AllocatorLayer {
+// One cache line, so that a slot's address is its index shifted.
+class alignas(64) AllocatorLayer {
  public:
   constexpr AllocatorLayer() = default;
   constexpr explicit AllocatorLayer(const Allocator& base)
@@ -112,8 +113,9 @@ class AllocatorLayer {
   std::atomic<decltype(Allocator::free)> free_{nullptr};
   // Control plane only (the table's lock).
   const AllocatorLayer* below_ = nullptr;  // nullptr for a base allocator
-  Allocator* previous_ = nullptr;          // a hook's previous storage
-  const void* link_ = nullptr;             // a hook's HookLink
+  // A hook's `previous` storage or HookLink (distinct objects, so one
+  // pointer tells installed hooks' storage apart).
+  const void* storage_ = nullptr;
 };
 
 // Where a hook finds the allocator it wraps, safe to read while the hook is
@@ -123,6 +125,8 @@ class AllocatorLayer {
 // (debug hooks, tracemalloc, fault injection) use one; a hook given plain
 // `Allocator* previous` storage instead has that storage rewritten by each
 // wrap (see Wrap()).
+static_assert(sizeof(AllocatorLayer) == 64);
+
 class HookLink {
  public:
   constexpr explicit HookLink(Domain domain) : domain_(domain) {}
@@ -172,16 +176,19 @@ struct AllocatorTableSnapshot {
 // Thread-safe. Control-plane calls take the table's lock; the data plane
 // reads without it (Load()).
 //
-// Slots and readers. A reader (a domain call, or a hook finding what it
-// wraps) copies a slot's allocator with ReadAt(): the generation, the five
-// words, the generation again. A slot no domain can reach (not a top, not
-// below one) may be reused when no free slot is left: the writer makes the
-// generation odd, rewrites, makes it even again (under the table's lock),
-// then publishes. A reader that loaded the slot before it was reused sees
-// the generation change and starts again from the domain's top, so it never
-// acts on a mix of two layers nor on a layer of another domain. Reuse never
-// waits for readers: what a reader still holds after its copy is the
-// allocator's functions and ctx, which the table does not own. Hence the
+// Slots and readers. A domain call reads the domain's top word (slot index
+// and the generation the slot had when published), copies the function it
+// needs and the ctx, and reads the top word again: unchanged, the copy is
+// the top's. A slot no domain can reach (not a top, not below one) may be
+// reused when no free slot is left: the writer makes the slot's generation
+// odd, rewrites it, makes it even again (under the table's lock), then
+// publishes. Only an unreachable slot is rewritten and generations only
+// grow, so a call that copied a slot reused meanwhile sees a different top
+// word and starts again: it never acts on a mix of two layers nor on a layer
+// of another domain. A hook reading what it wraps (HookLink) validates the
+// same way against the slot's own generation (AllocatorLayer::ReadAt()).
+// Reuse never waits for readers: what a reader still holds after its copy is
+// the allocator's functions and ctx, which the table does not own. Hence the
 // rule for hook owners: after Unwrap() returns, a thread that entered the
 // domain before may still call the hook's functions with its ctx until that
 // call returns; free the ctx only once every thread that may have been
@@ -196,7 +203,7 @@ class AllocatorTable {
   constexpr explicit AllocatorTable(absl::ConstInitType)
       : mu_(absl::kConstInit),
         layers_{AllocatorLayer(kLibcAllocator)},
-        top_{&layers_[0], &layers_[0], &layers_[0]} {}
+        top_{0, 0, 0} {}  // slot 0, generation 0
   AllocatorTable() : AllocatorTable(absl::kConstInit) {}
 
   AllocatorTable(const AllocatorTable&) = delete;
@@ -248,7 +255,8 @@ class AllocatorTable {
   // The outermost slot of `domain`, for one-field checks
   // (AllocatorLayer::free_function()). Never nullptr.
   const AllocatorLayer* top(Domain domain) const noexcept {
-    return top_[static_cast<int>(domain)].load(std::memory_order_acquire);
+    return SlotOf(
+        top_[static_cast<int>(domain)].load(std::memory_order_acquire));
   }
 
   // Number of hooks above the base allocator of `domain`.
@@ -342,27 +350,30 @@ class AllocatorTable {
     return static_cast<int>(layer - layers_);
   }
 
-  // The core of Load() and LoadFunction(): copies what `copy` reads of the
-  // top layer, then checks the layer is still the top and its generation
-  // unchanged (and even); otherwise starts again.
+  // The core of Load() and the Load*() of one function: copies what `copy`
+  // reads of the top layer, then checks the top word (slot and generation)
+  // is unchanged; otherwise starts again.
   template <typename Copy, typename Pause>
   ABSL_ATTRIBUTE_ALWAYS_INLINE auto ReadTop(Domain domain, Copy copy,
                                             Pause pause) const noexcept {
-    const std::atomic<const AllocatorLayer*>& top =
-        top_[static_cast<int>(domain)];
+    const std::atomic<std::uint64_t>& top = top_[static_cast<int>(domain)];
     for (;;) {
-      const AllocatorLayer* layer = top.load(std::memory_order_acquire);
-      const std::uint32_t generation = layer->generation();
-      auto copied = copy(*layer);  // acquire loads: the checks come after
+      const std::uint64_t word = top.load(std::memory_order_acquire);
+      auto copied = copy(*SlotOf(word));  // acquire loads: the check is after
       pause();
-      // Still the top, then still the same contents: the copy is the top's.
-      if (ABSL_PREDICT_TRUE(top.load(std::memory_order_acquire) == layer &&
-                            layer->generation_.load(
-                                std::memory_order_relaxed) == generation &&
-                            (generation & 1) == 0)) {
+      // The same slot and generation still on top: the slot was not
+      // rewritten in between (only an unreachable slot is, and generations
+      // only grow), so the copy is the top's.
+      if (ABSL_PREDICT_TRUE(top.load(std::memory_order_acquire) == word)) {
         return copied;
       }
     }
+  }
+
+  // A top word: the slot index in the low half, the generation the slot
+  // had when it was published in the high half (HookLink's encoding).
+  const AllocatorLayer* SlotOf(std::uint64_t word) const noexcept {
+    return &layers_[word & 0xFFFFFFFFu];
   }
 
   template <typename Fn>
@@ -384,8 +395,9 @@ class AllocatorTable {
   // through AllocatorLayer::ReadAt() and Load().
   AllocatorLayer layers_[kLayerCapacity];
   int layers_used_ ABSL_GUARDED_BY(mu_) = 1;
+  // The outermost slot of each domain and its generation (SlotOf()).
   // Release-stored under mu_ by PublishLocked(); acquire-loaded by readers.
-  std::atomic<const AllocatorLayer*> top_[kDomainCount];
+  std::atomic<std::uint64_t> top_[kDomainCount];
 };
 
 template <typename Pause>
