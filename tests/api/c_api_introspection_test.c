@@ -14,19 +14,7 @@
 #include <string.h>
 
 #include "interpheap/interpheap.h"
-
-static int passed = 0;
-static int failed = 0;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (cond) {                                                                \
-      ++passed;                                                                \
-    } else {                                                                   \
-      ++failed;                                                                \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                          \
-  } while (0)
+#include "tests/api/c_check.h"
 
 /* Codes seen so far, indexed by value (every one must be seen). */
 static int seen_code[16];
@@ -662,6 +650,5 @@ int main(void) {
   CHECK(ih_validate_heaps(&st) == IH_OK);
   CHECK(ih_runtime_finalize(&st) == IH_OK);
   CHECK(ih_runtime_reset(&st) == IH_OK);
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return CheckSummary();
 }

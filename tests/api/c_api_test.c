@@ -7,19 +7,7 @@
 #include <string.h>
 
 #include "interpheap/interpheap.h"
-
-static int passed = 0;
-static int failed = 0;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (cond) {                                                                \
-      ++passed;                                                                \
-    } else {                                                                   \
-      ++failed;                                                                \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                          \
-  } while (0)
+#include "tests/api/c_check.h"
 
 static int host_lock_held = 0;
 static int HostLockHeld(void* ctx) { return *(int*)ctx; }
@@ -211,6 +199,5 @@ int main(void) {
   CheckDomain(ih_raw_malloc, ih_raw_calloc, ih_raw_realloc, ih_raw_free);
   CHECK(ih_runtime_reset(NULL) == IH_OK);
 
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return CheckSummary();
 }
