@@ -60,6 +60,15 @@ bool NoMemoryInstalled() {
       });
 }
 
+// PreInitialize and Reset replace every domain's stack, dropping any hook
+// left from the previous cycle; tracemalloc's hooks among them end tracing
+// (and its traces), else IsTracing() would stay true with no hook installed:
+// StopTracemalloc would be refused forever and StartTracemalloc would
+// install nothing.
+void EndTracingWithDroppedHooks() {
+  if (alloc::IsTracing()) alloc::EndTracing();
+}
+
 absl::Status CurrentOwnHeapCheck(const Interpreter* interp) {
   if (interp == nullptr) {
     return absl::FailedPreconditionError(
@@ -192,6 +201,7 @@ absl::Status Runtime::PreInitialize(const RuntimeConfig& config) {
           s.code(),
           absl::StrFormat("%s: %s", alloc::kConfigEnvVar, s.message()));
     }
+    EndTracingWithDroppedHooks();
     return absl::OkStatus();
   });
 }
@@ -533,6 +543,7 @@ absl::Status Runtime::Reset() {
         !s.ok()) {
       return s;
     }
+    EndTracingWithDroppedHooks();
     return absl::OkStatus();
   });
 }
