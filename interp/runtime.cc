@@ -289,6 +289,10 @@ absl::Status Runtime::SetupDebugHooks(const alloc::DebugHookOptions& options) {
     // outermost: the runtime lock is held) and restores the options.
     const alloc::DebugHookOptions old_options = alloc::GetDebugHookOptions();
     if (installed == 0) alloc::SetDebugHookOptions(options);
+    // Blocks freed by the hooks of an earlier period may have had their
+    // address handed out since by the allocator below, without a header:
+    // such a block must be passed down, not named a double free.
+    alloc::ForgetFreedDebugBlocks();
     bool wrapped[alloc::kDomainCount] = {};
     for (alloc::Domain domain : alloc::kAllDomains) {
       if (table.AnyLayer(domain, &alloc::IsDebugHook)) continue;

@@ -100,4 +100,26 @@ DebugBlockInfo DebugBlockSet::TakeLive(const void* p) {
   return before;
 }
 
+void DebugBlockSet::ForgetFreed() {
+  for (Shard& shard : shards_) {
+    sync::MutexLock lock(&shard.mu);
+    for (std::size_t i = 0; i < shard.table.capacity(); ++i) {
+      Entry& entry = shard.table[i];
+      if (entry.state == DebugBlockState::kFreed) {
+        entry.state = DebugBlockState::kUnknown;
+      }
+    }
+  }
+}
+
+void DebugBlockSet::ForgetFreed(const void* p) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  Shard& shard = ShardOf(address, this);
+  sync::MutexLock lock(&shard.mu);
+  Entry* entry = Find(shard, address);
+  if (entry != nullptr && entry->state == DebugBlockState::kFreed) {
+    entry->state = DebugBlockState::kUnknown;
+  }
+}
+
 }  // namespace interpheap::alloc

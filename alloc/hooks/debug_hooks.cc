@@ -338,6 +338,9 @@ void* ReallocUnknown(DebugContext* ctx, void* p, std::size_t n) {
   void* block = RawMalloc(ctx, n, false);
   if (block == nullptr) {
     // The old block is gone; keep the resized one as it is (undecorated).
+    // The hooks may have freed one of theirs at that address: forget it, so
+    // that freeing this block passes it down.
+    DebugBlockSet::Global().ForgetFreed(resized);
     return resized;
   }
   std::memcpy(block, resized, n);
@@ -455,6 +458,8 @@ void SetLockHeldPredicate(LockHeldPredicate predicate) {
 void SetPassUnknownPointersDown(Domain domain, bool pass) {
   contexts[static_cast<int>(domain)].pass_unknown_down.store(pass);
 }
+
+void ForgetFreedDebugBlocks() { DebugBlockSet::Global().ForgetFreed(); }
 
 void DumpDebugBlock(int fd, const void* p) {
   DumpWriter out(fd);

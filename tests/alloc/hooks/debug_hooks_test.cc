@@ -444,6 +444,97 @@ TEST(DebugHooksSetupTest, AfterInitBlocksWithoutHeaderArePassedDown) {
   }
 }
 
+// A raw base allocator over one static buffer whose answers the tests
+// choose: malloc hands out the buffer at `slot_offset` (or fails when
+// `slot_malloc_fails`), realloc moves to `slot_realloc_target`, free records
+// the pointer. It lets a test put a block without a debug header exactly
+// where the debug hooks once freed one of theirs.
+alignas(64) unsigned char slot_memory[512];
+std::size_t slot_offset = 0;
+std::size_t slot_realloc_target = 0;
+bool slot_malloc_fails = false;
+void* slot_last_freed = nullptr;
+
+void* SlotMalloc(void*, std::size_t n) {
+  if (slot_malloc_fails || slot_offset + n > sizeof(slot_memory)) {
+    return nullptr;
+  }
+  return slot_memory + slot_offset;
+}
+void* SlotCalloc(void*, std::size_t nelem, std::size_t elsize) {
+  void* p = SlotMalloc(nullptr, nelem * elsize);
+  if (p != nullptr) std::memset(p, 0, nelem * elsize);
+  return p;
+}
+void* SlotRealloc(void*, void* p, std::size_t n) {
+  if (p == nullptr) return SlotMalloc(nullptr, n);
+  unsigned char* moved = slot_memory + slot_realloc_target;
+  std::memmove(moved, p, n);
+  return moved;
+}
+void SlotFree(void*, void* p) { slot_last_freed = p; }
+constexpr ih_allocator_t kSlotAllocator = {nullptr, SlotMalloc, SlotCalloc,
+                                           SlotRealloc, SlotFree};
+
+void PreInitializeWithSlotRaw() {
+  testing::ResetRuntime();
+  interp::RuntimeConfig config;
+  config.allocator = "malloc";
+  config.use_environment = false;
+  ASSERT_TRUE(Runtime::Get().PreInitialize(config).ok());
+  ASSERT_TRUE(
+      Runtime::Get().ReplaceAllocator(Domain::kRaw, kSlotAllocator).ok());
+  slot_offset = 0;
+  slot_realloc_target = 0;
+  slot_malloc_fails = false;
+  slot_last_freed = nullptr;
+}
+
+// Found by the fuzz target (tests/fuzz/regressions/): the hooks remember
+// the blocks they freed, to name a double free. Set up after the fact, they
+// pass blocks they never made down; a block the allocator below handed out
+// since at an address where an earlier debug period freed one of theirs
+// used to die as a "double free" instead.
+TEST(DebugHooksSetupTest, BlockAtAnAddressFreedInAnEarlierPeriodIsPassedDown) {
+  PreInitializeWithSlotRaw();
+  ASSERT_TRUE(Runtime::Get().SetupDebugHooks().ok());
+  void* debug_block = Malloc(Domain::kRaw, 8);
+  ASSERT_EQ(debug_block, slot_memory + 16);
+  Free(Domain::kRaw, debug_block);
+  ASSERT_EQ(slot_last_freed, slot_memory);
+  // A new period: no hooks while the allocator below hands out that address.
+  PreInitializeWithSlotRaw();
+  slot_offset = 16;
+  void* plain = Malloc(Domain::kRaw, 8);
+  ASSERT_EQ(plain, slot_memory + 16);
+  ASSERT_TRUE(Runtime::Get().SetupDebugHooks().ok());
+  Free(Domain::kRaw, plain);
+  EXPECT_EQ(slot_last_freed, plain) << "passed down";
+  testing::ResetRuntime();
+}
+
+// The same within one period: a realloc of a block the hooks never made
+// whose new debug block cannot be had returns the resized block without a
+// header, which may sit where the hooks freed one of theirs.
+TEST(DebugHooksSetupTest, UndecoratedReallocResultAtAFreedAddressIsPassedDown) {
+  PreInitializeWithSlotRaw();
+  slot_offset = 256;
+  void* plain = Malloc(Domain::kRaw, 8);
+  ASSERT_TRUE(Runtime::Get().SetupDebugHooks().ok());
+  slot_offset = 0;
+  void* debug_block = Malloc(Domain::kRaw, 8);
+  ASSERT_EQ(debug_block, slot_memory + 16);
+  Free(Domain::kRaw, debug_block);
+  slot_realloc_target = 16;
+  slot_malloc_fails = true;
+  void* resized = Realloc(Domain::kRaw, plain, 8);
+  ASSERT_EQ(resized, slot_memory + 16) << "the resized block, undecorated";
+  slot_malloc_fails = false;
+  Free(Domain::kRaw, resized);
+  EXPECT_EQ(slot_last_freed, resized) << "passed down";
+  testing::ResetRuntime();
+}
+
 // Issue 11 item 1: a refused setup leaves no debug hook on raw or mem.
 TEST(DebugHooksSetupTest, RefusedSetupChangesNothing) {
   testing::ResetRuntime();
