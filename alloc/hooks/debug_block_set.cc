@@ -112,14 +112,4 @@ void DebugBlockSet::ForgetFreed() {
   }
 }
 
-void DebugBlockSet::ForgetFreed(const void* p) {
-  const auto address = reinterpret_cast<std::uintptr_t>(p);
-  Shard& shard = ShardOf(address, this);
-  sync::MutexLock lock(&shard.mu);
-  Entry* entry = Find(shard, address);
-  if (entry != nullptr && entry->state == DebugBlockState::kFreed) {
-    entry->state = DebugBlockState::kUnknown;
-  }
-}
-
 }  // namespace interpheap::alloc

@@ -53,11 +53,10 @@ class DebugBlockSet {
   // Marks `p` freed if it is live; returns what it was before.
   DebugBlockInfo TakeLive(const void* p);
 
-  // Forgets every freed entry, or the one of `p`: Lookup answers kUnknown
-  // for them from then on (the slot stays, as a tombstone for the probe
-  // sequence, until reused or dropped). Live entries are kept.
+  // Forgets every freed entry: Lookup answers kUnknown for them from then
+  // on (the slot stays, as a tombstone for the probe sequence, until reused
+  // or dropped). Live entries are kept.
   void ForgetFreed();
-  void ForgetFreed(const void* p);
 
   // Registers every shard's lock with fork() (alloc/fork.h), so a child
   // forked while other threads use the debug hooks finds them free.

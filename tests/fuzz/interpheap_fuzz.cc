@@ -36,9 +36,8 @@
 // interpreter that frees it), and tracemalloc must hold one trace per block
 // the model says is traced. A counting hook must see each call once unless a
 // fault-injection layer above it failed the call. An allocation fails exactly
-// when one of the calls it made was counted in the fault window (the debug
-// hooks' realloc of a block they never made may then still return it, without
-// a header), and a failure changes nothing.
+// when one of the calls it made was counted in the fault window, and a
+// failure changes nothing.
 //
 // At the end of every input the model frees every block (running one more
 // lifecycle cycle with the block's configuration when the current one
@@ -993,6 +992,8 @@ void DoRealloc(int d, std::size_t index, std::size_t n) {
   CheckPattern(b, b.size, what);
   CheckDebugRecord(b, what);
   const bool too_big = n > static_cast<std::size_t>(PTRDIFF_MAX);
+  // A block the debug hooks never made (set up after it) moves into a new
+  // debug block.
   const bool unknown_path = CurDebug(d) && !b.debug;
   const HookCalls hooks_before = ReadHookCalls();
   const std::int64_t calls_before = ia::NoMemoryCallCount();
@@ -1025,16 +1026,8 @@ void DoRealloc(int d, std::size_t index, std::size_t n) {
     Verify(what);
     return;
   }
-  // A block the debug hooks never made (set up after it) moves into a new
-  // debug block, unless that second allocation failed: then the resized
-  // block comes back without a header.
-  bool new_debug = CurDebug(d);
   if (hit) {
-    if (!unknown_path) {
-      Fail("%s succeeded although a call in the fault window failed", what);
-    }
-    new_debug = ia::DebugBlockSet::Global().Lookup(q).state ==
-                ia::DebugBlockState::kLive;
+    Fail("%s succeeded although a call in the fault window failed", what);
   }
   const std::size_t old_size = b.size;
   RemoveRange(b);
@@ -1044,11 +1037,9 @@ void DoRealloc(int d, std::size_t index, std::size_t n) {
       in_place = AccountRealloc(b, n);
     } else if (!unknown_path) {
       in_place = AccountRealloc(b, n + DebugExtra());
-    } else if (new_debug) {
+    } else {
       AccountFree(b);
       AccountNew(b, n + DebugExtra());
-    } else {
-      in_place = AccountRealloc(b, n);
     }
     if (in_place && q != b.p) {
       Fail(
@@ -1059,7 +1050,7 @@ void DoRealloc(int d, std::size_t index, std::size_t n) {
   }
   b.p = static_cast<unsigned char*>(q);
   b.size = n;
-  b.debug = new_debug;
+  b.debug = CurDebug(d);
   b.traced = m.tracing;
   AddRange(b, what);
   CheckPattern(b, std::min(old_size, n), what);

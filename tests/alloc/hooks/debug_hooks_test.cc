@@ -513,25 +513,49 @@ TEST(DebugHooksSetupTest, BlockAtAnAddressFreedInAnEarlierPeriodIsPassedDown) {
   testing::ResetRuntime();
 }
 
-// The same within one period: a realloc of a block the hooks never made
-// whose new debug block cannot be had returns the resized block without a
-// header, which may sit where the hooks freed one of theirs.
-TEST(DebugHooksSetupTest, UndecoratedReallocResultAtAFreedAddressIsPassedDown) {
-  PreInitializeWithSlotRaw();
-  slot_offset = 256;
-  void* plain = Malloc(Domain::kRaw, 8);
-  ASSERT_TRUE(Runtime::Get().SetupDebugHooks().ok());
-  slot_offset = 0;
-  void* debug_block = Malloc(Domain::kRaw, 8);
-  ASSERT_EQ(debug_block, slot_memory + 16);
-  Free(Domain::kRaw, debug_block);
-  slot_realloc_target = 16;
-  slot_malloc_fails = true;
-  void* resized = Realloc(Domain::kRaw, plain, 8);
-  ASSERT_EQ(resized, slot_memory + 16) << "the resized block, undecorated";
-  slot_malloc_fails = false;
-  Free(Domain::kRaw, resized);
-  EXPECT_EQ(slot_last_freed, resized) << "passed down";
+// Found by the fuzz target (tests/fuzz/regressions/
+// debug_realloc_unknown_returns_raw_block): a realloc of a block the hooks
+// never made used to resize it below first and, when the new debug block
+// could not be had, return the resized block as it was. Under pymalloc that
+// block can be a raw fallback carrying the raw hook's header, so freeing it
+// through mem died with "bad ID: Allocated using API 'r', verified using
+// API 'm'". Now the new block comes first and any failure leaves the old
+// block as it was. Every fault point of the realloc is tried.
+TEST(DebugHooksSetupTest,
+     ReallocOfAPassedDownBlockFailsCleanlyAtEveryFaultPoint) {
+  testing::InitializeRuntime("pymalloc");
+  Runtime& runtime = Runtime::Get();
+  ASSERT_TRUE(ThreadState::Attach(runtime.main_interpreter()).ok());
+  constexpr int kPoints = 6;
+  unsigned char* plain[kPoints];
+  for (int i = 0; i < kPoints; ++i) {
+    plain[i] = static_cast<unsigned char*>(Malloc(Domain::kMem, 2));
+    plain[i][0] = static_cast<unsigned char>('a' + i);
+    plain[i][1] = static_cast<unsigned char>('A' + i);
+  }
+  // Fault injection under the debug hooks, so that it counts their calls to
+  // the allocator below (and pymalloc's raw fallbacks) one by one.
+  constexpr std::int64_t kNever = std::int64_t{1} << 40;
+  ASSERT_TRUE(runtime.SetNoMemory(kNever).ok());
+  ASSERT_TRUE(runtime.SetupDebugHooks().ok());
+  int failed = 0;
+  for (int i = 0; i < kPoints; ++i) {
+    ASSERT_TRUE(runtime.SetNoMemory(i, i + 1).ok());  // call i + 1 fails
+    // To 0 bytes: pymalloc moves the block to a raw fallback.
+    void* resized = Realloc(Domain::kMem, plain[i], 0);
+    ASSERT_TRUE(runtime.SetNoMemory(kNever).ok());
+    if (resized == nullptr) {
+      ++failed;
+      EXPECT_EQ(plain[i][0], 'a' + i) << "fault point " << i;
+      EXPECT_EQ(plain[i][1], 'A' + i) << "fault point " << i;
+      Free(Domain::kMem, plain[i]);
+    } else {
+      Free(Domain::kMem, resized);
+    }
+  }
+  EXPECT_GT(failed, 0);
+  EXPECT_LT(failed, kPoints);
+  ASSERT_TRUE(ThreadState::Detach().ok());
   testing::ResetRuntime();
 }
 
