@@ -28,8 +28,17 @@ bool SameAllocator(const Allocator& a, const Allocator& b) noexcept {
 
 bool AllocatorTableSnapshot::operator==(
     const AllocatorTableSnapshot& other) const noexcept {
-  // Bit-identical, as the lifecycle contract says.
-  return std::memcmp(stacks, other.stacks, sizeof(stacks)) == 0;
+  // Bit-identical layers, as the lifecycle contract says; compared field by
+  // field, since Stack has padding after `depth` that memcmp would compare
+  // too (an Allocator is five pointers: no padding).
+  for (int d = 0; d < kDomainCount; ++d) {
+    if (stacks[d].depth != other.stacks[d].depth ||
+        std::memcmp(stacks[d].layers, other.stacks[d].layers,
+                    sizeof(stacks[d].layers)) != 0) {
+      return false;
+    }
+  }
+  return true;
 }
 
 namespace {

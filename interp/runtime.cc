@@ -62,6 +62,15 @@ bool NoMemoryInstalled() {
       });
 }
 
+// PreInitialize and Reset replace every domain's stack, dropping any hook
+// left from the previous cycle; tracemalloc's hooks among them end tracing
+// (and its traces), else IsTracing() would stay true with no hook installed:
+// StopTracemalloc would be refused forever and StartTracemalloc would
+// install nothing.
+void EndTracingWithDroppedHooks() {
+  if (alloc::IsTracing()) alloc::EndTracing();
+}
+
 absl::Status CurrentOwnHeapCheck(const Interpreter* interp) {
   if (interp == nullptr) {
     return absl::FailedPreconditionError(
@@ -211,6 +220,7 @@ absl::Status Runtime::PreInitialize(const RuntimeConfig& config) {
           s.code(),
           absl::StrFormat("%s: %s", alloc::kConfigEnvVar, s.message()));
     }
+    EndTracingWithDroppedHooks();
     return absl::OkStatus();
   });
 }
@@ -307,6 +317,10 @@ absl::Status Runtime::SetupDebugHooks(const alloc::DebugHookOptions& options) {
     // outermost: the runtime lock is held) and restores the options.
     const alloc::DebugHookOptions old_options = alloc::GetDebugHookOptions();
     if (installed == 0) alloc::SetDebugHookOptions(options);
+    // Blocks freed by the hooks of an earlier period may have had their
+    // address handed out since by the allocator below, without a header:
+    // such a block must be passed down, not named a double free.
+    alloc::ForgetFreedDebugBlocks();
     bool wrapped[alloc::kDomainCount] = {};
     for (alloc::Domain domain : alloc::kAllDomains) {
       if (table.AnyLayer(domain, &alloc::IsDebugHook)) continue;
@@ -559,6 +573,7 @@ absl::Status Runtime::Reset() {
         !s.ok()) {
       return s;
     }
+    EndTracingWithDroppedHooks();
     return absl::OkStatus();
   });
 }

@@ -59,7 +59,7 @@ class Runtime {
   // (the message lists the valid ones), FailedPrecondition when mimalloc
   // cannot be loaded. Every domain starts without hooks other than a
   // *_debug configuration's debug hooks: hooks left from a previous cycle
-  // are dropped.
+  // are dropped, and tracemalloc stops if its hooks were among them.
   absl::Status PreInitialize(const RuntimeConfig& config = {})
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -168,7 +168,7 @@ class Runtime {
   absl::Status Finalize() ABSL_LOCKS_EXCLUDED(mu_);
 
   // kPreInitialized or kFinalized -> kUninitialized: every domain goes back
-  // to the C library allocator, without hooks.
+  // to the C library allocator, without hooks (tracemalloc stops).
   absl::Status Reset() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Registers `fn(arg)` to run once during the next Finalize, in

@@ -27,9 +27,9 @@
 // changes nothing (the state and every allocator table stay bit-identical).
 // (*) Finalize passes through Finalizing: it runs the finalize callbacks
 // there, destroys the main interpreter, then enters Finalized.
-// SetupDebugHooks after initialization is also refused while mem/obj blocks
-// are live (they have no debug header), or when the configuration cannot
-// count them.
+// SetupDebugHooks after initialization goes on over live blocks, which have
+// no debug header: the hooks pass the pointers they never made down
+// (Runtime::SetupDebugHooks).
 //
 // The states:
 //   kUninitialized: the process start. Every domain is the C library

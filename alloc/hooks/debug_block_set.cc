@@ -100,4 +100,16 @@ DebugBlockInfo DebugBlockSet::TakeLive(const void* p) {
   return before;
 }
 
+void DebugBlockSet::ForgetFreed() {
+  for (Shard& shard : shards_) {
+    sync::MutexLock lock(&shard.mu);
+    for (std::size_t i = 0; i < shard.table.capacity(); ++i) {
+      Entry& entry = shard.table[i];
+      if (entry.state == DebugBlockState::kFreed) {
+        entry.state = DebugBlockState::kUnknown;
+      }
+    }
+  }
+}
+
 }  // namespace interpheap::alloc

@@ -5,8 +5,9 @@
 // it, so a double free, a realloc of a freed block, and an interior,
 // misaligned or foreign pointer (or one into a freed arena) are diagnosed
 // with their own message instead of crashing in the dump. Freed entries
-// stay, to name a double free, until their address is handed out again or
-// their shard needs the room.
+// stay, to name a double free, until their address is handed out again,
+// their shard needs the room, or they are forgotten (ForgetFreed) because
+// the allocator below may have handed their address out without a header.
 //
 // Sharded by address: each shard is an open-addressed table in memory
 // mapped from the OS (no domain is called) under its own lock.
@@ -51,6 +52,11 @@ class DebugBlockSet {
 
   // Marks `p` freed if it is live; returns what it was before.
   DebugBlockInfo TakeLive(const void* p);
+
+  // Forgets every freed entry: Lookup answers kUnknown for them from then
+  // on (the slot stays, as a tombstone for the probe sequence, until reused
+  // or dropped). Live entries are kept.
+  void ForgetFreed();
 
   // Registers every shard's lock with fork() (alloc/fork.h), so a child
   // forked while other threads use the debug hooks finds them free.

@@ -330,16 +330,22 @@ void* ReallocChecked(DebugContext* ctx, void* p, std::size_t n,
   return data;
 }
 
-// Reallocates a block the hooks never handed out (passed down): the wrapped
-// allocator resizes it, and its first n bytes move into a new debug block,
-// so that what the caller gets back is a block of this hook.
+// Reallocates a block the hooks never handed out (passed down): its first n
+// bytes move into a new debug block, so that what the caller gets back is a
+// block of this hook. The new block comes first: when it cannot be had, or
+// the wrapped realloc fails, the old block is left as it was and the caller
+// gets nullptr. (Resizing first left only the resized block to return on a
+// failure, undecorated, and under pymalloc a raw fallback that carries the
+// raw hook's header: freeing it through mem died with "bad ID".)
 void* ReallocUnknown(DebugContext* ctx, void* p, std::size_t n) {
-  void* resized = LinkedRealloc(ctx->wrapped, p, n);
-  if (resized == nullptr) return nullptr;
   void* block = RawMalloc(ctx, n, false);
-  if (block == nullptr) {
-    // The old block is gone; keep the resized one as it is (undecorated).
-    return resized;
+  if (block == nullptr) return nullptr;
+  // Only the wrapped allocator knows the old block's size: it resizes the
+  // block to n bytes, which are then copied.
+  void* resized = LinkedRealloc(ctx->wrapped, p, n);
+  if (resized == nullptr) {
+    RawFree(ctx, block);
+    return nullptr;
   }
   std::memcpy(block, resized, n);
   LinkedFree(ctx->wrapped, resized);
@@ -456,6 +462,8 @@ void SetLockHeldPredicate(LockHeldPredicate predicate) {
 void SetPassUnknownPointersDown(Domain domain, bool pass) {
   contexts[static_cast<int>(domain)].pass_unknown_down.store(pass);
 }
+
+void ForgetFreedDebugBlocks() { DebugBlockSet::Global().ForgetFreed(); }
 
 void DumpDebugBlock(int fd, const void* p) {
   DumpWriter out(fd);

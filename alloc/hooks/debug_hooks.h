@@ -95,6 +95,13 @@ void DumpDebugBlock(int fd, const void* p);
 // configurations, whose hooks see every block).
 void SetPassUnknownPointersDown(Domain domain, bool pass);
 
+// Forgets the blocks the hooks freed (remembered to name a double free).
+// Runtime::SetupDebugHooks calls it before the hooks go on over blocks they
+// never made: the allocator below may have handed such an address out since
+// the hooks freed a block there in an earlier debug period (before a
+// Reset), and that block must be passed down, not called a double free.
+void ForgetFreedDebugBlocks();
+
 // The predicate the mem/obj hooks use for "the calling thread holds its
 // interpreter's lock". The default asks the current heap's lock; a CPython
 // host installs one that asks PyGILState_Check(). nullptr restores the

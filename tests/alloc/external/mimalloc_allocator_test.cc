@@ -3,6 +3,7 @@
 
 #include "alloc/external/mimalloc_allocator.h"
 
+#include <cstdio>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -88,6 +89,47 @@ TEST_F(MimallocTest, BlocksOutliveTheThreadThatAllocatedThem) {
     Free(Domain::kMem, survivor);
   }
   ASSERT_TRUE(Runtime::Get().DestroyInterpreter(*a).ok());
+}
+
+long ResidentKib() {
+  std::FILE* status = std::fopen("/proc/self/status", "r");
+  if (status == nullptr) return -1;
+  char line[256];
+  long kib = -1;
+  while (std::fgets(line, sizeof(line), status) != nullptr) {
+    if (std::sscanf(line, "VmRSS: %ld", &kib) == 1) break;
+  }
+  std::fclose(status);
+  return kib;
+}
+
+// Found by the fuzz target's memory growth: every interpreter a thread
+// allocates for gets a mimalloc heap, deleted when the thread's cache evicts
+// it; mi_heap_delete hands its pages, emptied ones included, to the thread's
+// backing heap, which nothing collects. About 40 KB stayed resident per
+// interpreter (80 MB for these 2000); now they are collected first.
+TEST_F(MimallocTest, InterpretersComingAndGoingDoNotPileUpMemory) {
+  auto cycle = [](int interpreters) {
+    for (int n = 0; n < interpreters; ++n) {
+      absl::StatusOr<Interpreter*> interp = Runtime::Get().CreateInterpreter();
+      ASSERT_TRUE(interp.ok());
+      {
+        interp::ScopedAttach attach(*interp);
+        void* blocks[8];
+        for (int i = 0; i < 8; ++i) {
+          blocks[i] = Malloc(Domain::kObj, 24 + 100 * i);
+        }
+        for (void* p : blocks) Free(Domain::kObj, p);
+      }
+      ASSERT_TRUE(Runtime::Get().DestroyInterpreter(*interp).ok());
+    }
+  };
+  cycle(100);  // the thread's cache full, mimalloc's own start-up done
+  const long before = ResidentKib();
+  ASSERT_GT(before, 0);
+  cycle(2000);
+  EXPECT_LT(ResidentKib() - before, 16 * 1024)
+      << "resident memory grew from " << before << " KiB";
 }
 
 }  // namespace

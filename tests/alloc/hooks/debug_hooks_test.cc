@@ -444,6 +444,121 @@ TEST(DebugHooksSetupTest, AfterInitBlocksWithoutHeaderArePassedDown) {
   }
 }
 
+// A raw base allocator over one static buffer whose answers the tests
+// choose: malloc hands out the buffer at `slot_offset` (or fails when
+// `slot_malloc_fails`), realloc moves to `slot_realloc_target`, free records
+// the pointer. It lets a test put a block without a debug header exactly
+// where the debug hooks once freed one of theirs.
+alignas(64) unsigned char slot_memory[512];
+std::size_t slot_offset = 0;
+std::size_t slot_realloc_target = 0;
+bool slot_malloc_fails = false;
+void* slot_last_freed = nullptr;
+
+void* SlotMalloc(void*, std::size_t n) {
+  if (slot_malloc_fails || slot_offset + n > sizeof(slot_memory)) {
+    return nullptr;
+  }
+  return slot_memory + slot_offset;
+}
+void* SlotCalloc(void*, std::size_t nelem, std::size_t elsize) {
+  void* p = SlotMalloc(nullptr, nelem * elsize);
+  if (p != nullptr) std::memset(p, 0, nelem * elsize);
+  return p;
+}
+void* SlotRealloc(void*, void* p, std::size_t n) {
+  if (p == nullptr) return SlotMalloc(nullptr, n);
+  unsigned char* moved = slot_memory + slot_realloc_target;
+  std::memmove(moved, p, n);
+  return moved;
+}
+void SlotFree(void*, void* p) { slot_last_freed = p; }
+constexpr ih_allocator_t kSlotAllocator = {nullptr, SlotMalloc, SlotCalloc,
+                                           SlotRealloc, SlotFree};
+
+void PreInitializeWithSlotRaw() {
+  testing::ResetRuntime();
+  interp::RuntimeConfig config;
+  config.allocator = "malloc";
+  config.use_environment = false;
+  ASSERT_TRUE(Runtime::Get().PreInitialize(config).ok());
+  ASSERT_TRUE(
+      Runtime::Get().ReplaceAllocator(Domain::kRaw, kSlotAllocator).ok());
+  slot_offset = 0;
+  slot_realloc_target = 0;
+  slot_malloc_fails = false;
+  slot_last_freed = nullptr;
+}
+
+// Found by the fuzz target (tests/fuzz/regressions/): the hooks remember
+// the blocks they freed, to name a double free. Set up after the fact, they
+// pass blocks they never made down; a block the allocator below handed out
+// since at an address where an earlier debug period freed one of theirs
+// used to die as a "double free" instead.
+TEST(DebugHooksSetupTest, BlockAtAnAddressFreedInAnEarlierPeriodIsPassedDown) {
+  PreInitializeWithSlotRaw();
+  ASSERT_TRUE(Runtime::Get().SetupDebugHooks().ok());
+  void* debug_block = Malloc(Domain::kRaw, 8);
+  ASSERT_EQ(debug_block, slot_memory + 16);
+  Free(Domain::kRaw, debug_block);
+  ASSERT_EQ(slot_last_freed, slot_memory);
+  // A new period: no hooks while the allocator below hands out that address.
+  PreInitializeWithSlotRaw();
+  slot_offset = 16;
+  void* plain = Malloc(Domain::kRaw, 8);
+  ASSERT_EQ(plain, slot_memory + 16);
+  ASSERT_TRUE(Runtime::Get().SetupDebugHooks().ok());
+  Free(Domain::kRaw, plain);
+  EXPECT_EQ(slot_last_freed, plain) << "passed down";
+  testing::ResetRuntime();
+}
+
+// Found by the fuzz target (tests/fuzz/regressions/
+// debug_realloc_unknown_returns_raw_block): a realloc of a block the hooks
+// never made used to resize it below first and, when the new debug block
+// could not be had, return the resized block as it was. Under pymalloc that
+// block can be a raw fallback carrying the raw hook's header, so freeing it
+// through mem died with "bad ID: Allocated using API 'r', verified using
+// API 'm'". Now the new block comes first and any failure leaves the old
+// block as it was. Every fault point of the realloc is tried.
+TEST(DebugHooksSetupTest,
+     ReallocOfAPassedDownBlockFailsCleanlyAtEveryFaultPoint) {
+  testing::InitializeRuntime("pymalloc");
+  Runtime& runtime = Runtime::Get();
+  ASSERT_TRUE(ThreadState::Attach(runtime.main_interpreter()).ok());
+  constexpr int kPoints = 6;
+  unsigned char* plain[kPoints];
+  for (int i = 0; i < kPoints; ++i) {
+    plain[i] = static_cast<unsigned char*>(Malloc(Domain::kMem, 2));
+    plain[i][0] = static_cast<unsigned char>('a' + i);
+    plain[i][1] = static_cast<unsigned char>('A' + i);
+  }
+  // Fault injection under the debug hooks, so that it counts their calls to
+  // the allocator below (and pymalloc's raw fallbacks) one by one.
+  constexpr std::int64_t kNever = std::int64_t{1} << 40;
+  ASSERT_TRUE(runtime.SetNoMemory(kNever).ok());
+  ASSERT_TRUE(runtime.SetupDebugHooks().ok());
+  int failed = 0;
+  for (int i = 0; i < kPoints; ++i) {
+    ASSERT_TRUE(runtime.SetNoMemory(i, i + 1).ok());  // call i + 1 fails
+    // To 0 bytes: pymalloc moves the block to a raw fallback.
+    void* resized = Realloc(Domain::kMem, plain[i], 0);
+    ASSERT_TRUE(runtime.SetNoMemory(kNever).ok());
+    if (resized == nullptr) {
+      ++failed;
+      EXPECT_EQ(plain[i][0], 'a' + i) << "fault point " << i;
+      EXPECT_EQ(plain[i][1], 'A' + i) << "fault point " << i;
+      Free(Domain::kMem, plain[i]);
+    } else {
+      Free(Domain::kMem, resized);
+    }
+  }
+  EXPECT_GT(failed, 0);
+  EXPECT_LT(failed, kPoints);
+  ASSERT_TRUE(ThreadState::Detach().ok());
+  testing::ResetRuntime();
+}
+
 // Issue 11 item 1: a refused setup leaves no debug hook on raw or mem.
 TEST(DebugHooksSetupTest, RefusedSetupChangesNothing) {
   testing::ResetRuntime();

@@ -150,6 +150,46 @@ TEST_F(TracemallocTest, StopIsRefusedUnderAnotherHookAndChangesNothing) {
       Runtime::Get().UnwrapAllocator(Domain::kObj, hook.allocator()).ok());
 }
 
+// Found by the fuzz target (tests/fuzz/regressions/): Reset and a new
+// cycle's PreInitialize drop every hook, tracemalloc's too, and tracing must
+// end with them: it used to stay "on" with no hook installed, so that stop
+// was refused forever and start installed nothing.
+TEST(TracemallocLifecycleTest, DroppingTheHooksEndsTracing) {
+  Runtime& runtime = Runtime::Get();
+  interp::RuntimeConfig config;
+  config.allocator = "pymalloc";
+  config.use_environment = false;
+  // Reset in the pre-initialized state.
+  testing::ResetRuntime();
+  ASSERT_TRUE(runtime.PreInitialize(config).ok());
+  ASSERT_TRUE(runtime.StartTracemalloc(1).ok());
+  ASSERT_EQ(Track(5, 0x1000, 8), 0);
+  ASSERT_TRUE(runtime.Reset().ok());
+  EXPECT_FALSE(IsTracing());
+  EXPECT_EQ(TraceCount(5), 0u) << "the traces go with tracing";
+  ASSERT_TRUE(runtime.PreInitialize(config).ok());
+  EXPECT_TRUE(runtime.StopTracemalloc().ok()) << "not tracing: a no-op";
+  const AllocatorTableSnapshot before = AllocatorTable::Global().Snapshot();
+  ASSERT_TRUE(runtime.StartTracemalloc(1).ok());
+  EXPECT_TRUE(AllocatorTable::Global().Snapshot() != before)
+      << "start installs its hooks again";
+  ASSERT_TRUE(runtime.StopTracemalloc().ok());
+  EXPECT_TRUE(AllocatorTable::Global().Snapshot() == before);
+  // PreInitialize after Finalize (the hooks survive Finalize, not the next
+  // cycle).
+  ASSERT_TRUE(runtime.Initialize().ok());
+  ASSERT_TRUE(runtime.StartTracemalloc(1).ok());
+  ASSERT_TRUE(runtime.Finalize().ok());
+  EXPECT_TRUE(IsTracing());
+  ASSERT_TRUE(runtime.PreInitialize(config).ok());
+  EXPECT_FALSE(IsTracing());
+  ASSERT_TRUE(runtime.StartTracemalloc(1).ok());
+  EXPECT_TRUE(IsTracing());
+  ASSERT_TRUE(runtime.StopTracemalloc().ok());
+  EXPECT_TRUE(AllocatorTable::Global().Snapshot() == before);
+  testing::ResetRuntime();
+}
+
 __attribute__((noinline)) void* SmallSite() { return Malloc(Domain::kMem, 8); }
 __attribute__((noinline)) void* LargeSite() {
   return Malloc(Domain::kMem, 400);
