@@ -513,9 +513,13 @@ absl::Status Runtime::Finalize() {
     main_ = nullptr;
     CommitLocked(RuntimeState::kFinalized);
   }
+  // As CPython's exit table (_PyMem_PymallocEnabled): when obj is pymalloc,
+  // under the debug hooks too.
+  const std::optional<alloc::NamedConfig> config =
+      alloc::CurrentNamedConfig(AllocatorTable::Global());
   if (alloc::MallocStatsRequested() &&
-      alloc::CurrentNamedConfig(AllocatorTable::Global()) ==
-          alloc::NamedConfig::kPymalloc) {
+      (config == alloc::NamedConfig::kPymalloc ||
+       config == alloc::NamedConfig::kPymallocDebug)) {
     sync::MutexLock hold(&main->lock());
     main->heap().guard().AssumeHeld();
     alloc::WriteStatsText(main->heap().Stats(), 2);
