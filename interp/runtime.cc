@@ -368,6 +368,7 @@ absl::Status Runtime::Initialize() {
   return Transition(RuntimeOp::kInitialize, [&]() -> absl::Status {
     mu_.AssumeHeld();
     alloc::SetNewArenaObserver(&alloc::PrintStatsIfRequested);
+    alloc::BeginRuntimeCycle();  // main's heap records the new cycle
     main_ = new Interpreter(0, InterpreterConfig{}, nullptr);
     interpreters_.push_back(main_);
     return absl::OkStatus();

@@ -21,6 +21,7 @@ std::uint64_t NextHeapSerial() {
 }
 
 ABSL_CONST_INIT std::atomic<NewArenaObserver> new_arena_observer{nullptr};
+ABSL_CONST_INIT std::atomic<std::uint64_t> runtime_cycle{0};
 
 constexpr std::size_t kRequestedTableBytes =
     (kArenaSize >> kAlignmentShift) * sizeof(std::uint16_t);
@@ -35,8 +36,19 @@ void SetNewArenaObserver(NewArenaObserver observer) {
   new_arena_observer.store(observer, std::memory_order_release);
 }
 
+void BeginRuntimeCycle() {
+  runtime_cycle.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t RuntimeCycle() {
+  return runtime_cycle.load(std::memory_order_relaxed);
+}
+
 Heap::Heap(sync::Mutex* guard, std::int64_t owner_id)
-    : guard_(guard), owner_id_(owner_id), serial_(NextHeapSerial()) {
+    : guard_(guard),
+      owner_id_(owner_id),
+      serial_(NextHeapSerial()),
+      cycle_(RuntimeCycle()) {
   memcheck::Init();
   for (PoolHeader& sentinel : used_pools_) {
     sentinel = PoolHeader{};

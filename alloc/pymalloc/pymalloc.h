@@ -237,6 +237,10 @@ class Heap {
   std::int64_t owner_id() const { return owner_id_; }
   // Unique in the process (never reused, unlike the heap's address).
   std::uint64_t serial() const { return serial_; }
+  // The runtime cycle the heap was made in (RuntimeCycle()): every cycle's
+  // main interpreter is 0, so diagnostics name the cycle of a block that
+  // outlived its runtime.
+  std::uint64_t cycle() const { return cycle_; }
 
   // pymalloc's four operations on this heap. n in 1..512 is served from the
   // pools; 0, > 512 and pool exhaustion go to the raw domain (counted as
@@ -431,6 +435,7 @@ class Heap {
   sync::Mutex* guard_;
   const std::int64_t owner_id_;
   const std::uint64_t serial_;
+  const std::uint64_t cycle_;
 
   // used_pools_[c]: sentinel of the circular list of used pools of class c.
   PoolHeader used_pools_[kSizeClassCount] ABSL_GUARDED_BY(*guard_);
@@ -548,6 +553,11 @@ inline Heap* CurrentHeap() noexcept { return internal::current_heap; }
 inline void SetCurrentHeap(Heap* heap) noexcept {
   internal::current_heap = heap;
 }
+
+// Runtime cycles: interp's Runtime::Initialize starts one (the first is 1;
+// 0 before any). Every heap records the cycle it was made in.
+void BeginRuntimeCycle();
+std::uint64_t RuntimeCycle();
 
 // Called before a heap maps a new arena, from its allocation slow path
 // while the heap's structure is consistent (never from inside a structure
