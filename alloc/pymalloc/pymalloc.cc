@@ -11,6 +11,7 @@
 #include "alloc/external/memcheck.h"
 #include "alloc/fatal.h"
 #include "alloc/pymalloc/heap_registry.h"
+#include "alloc/pymalloc/raw_block_map.h"
 
 namespace interpheap::alloc {
 namespace {
@@ -139,9 +140,23 @@ void Heap::ReleaseArenaMemory(ArenaObject& arena) {
 }
 
 void* Heap::RawFallbackMalloc(std::size_t n) {
-  void* p = alloc::Malloc(Domain::kRaw, n);
-  if (p != nullptr) GuardedAdd(raw_blocks_, 1);
-  return p;
+  return CountRawBlock(alloc::Malloc(Domain::kRaw, n));
+}
+
+void* Heap::CountRawBlock(void* p) {
+  if (p == nullptr) return nullptr;
+  switch (RawBlockMap::Global().Add(p)) {
+    case RawBlockMap::AddResult::kAdded:
+      GuardedAdd(raw_blocks_, 1);
+      return p;
+    case RawBlockMap::AddResult::kAlreadyRecorded:
+      return p;  // the count its stale record holds is this block's
+    case RawBlockMap::AddResult::kNoMemory:
+      break;
+  }
+  // Not recorded, it could not be counted exactly: out of memory.
+  alloc::Free(Domain::kRaw, p);
+  return nullptr;
 }
 
 void* Heap::AllocateFromNewPool(int size_class) {
@@ -264,9 +279,7 @@ ArenaObject* Heap::NewArena() {
 void* Heap::Calloc(std::size_t nelem, std::size_t elsize) {
   const std::size_t n = nelem * elsize;  // the domain checked overflow
   if (n - 1 >= kSmallRequestThreshold) {
-    void* p = alloc::Calloc(Domain::kRaw, nelem, elsize);
-    if (p != nullptr) GuardedAdd(raw_blocks_, 1);
-    return p;
+    return CountRawBlock(alloc::Calloc(Domain::kRaw, nelem, elsize));
   }
   void* p = Malloc(n);
   if (p != nullptr) std::memset(p, 0, n);
@@ -290,8 +303,10 @@ void Heap::FreeSlow(void* p, Heap* owner) {
     owner->PushRemoteFree(p);
     return;
   }
+  // A raw fallback block is uncounted before it is freed (its address may
+  // come back at once); a pointer pymalloc never counted is only passed on.
+  if (RawBlockMap::Global().Remove(p)) GuardedAdd(raw_blocks_, -1);
   alloc::Free(Domain::kRaw, p);
-  GuardedAdd(raw_blocks_, -1);
 }
 
 void Heap::PoolBecameEmpty(PoolHeader* pool) {
@@ -365,8 +380,20 @@ void* Heap::Realloc(void* p, std::size_t n) {
   if (p == nullptr) return Malloc(n);
   Heap* owner = ArenaMap::Global().Owner(p);
   if (owner == nullptr) {
-    // Not a pool block: it came from the raw domain and stays there.
-    return alloc::Realloc(Domain::kRaw, p, n);
+    // Not a pool block: it came from the raw domain and stays there. A raw
+    // fallback block stays counted at its new address; a pointer pymalloc
+    // never counted is resized uncounted.
+    if (!RawBlockMap::Global().Remove(p)) {
+      return alloc::Realloc(Domain::kRaw, p, n);
+    }
+    void* resized = alloc::Realloc(Domain::kRaw, p, n);
+    if (RawBlockMap::Global().Add(resized == nullptr ? p : resized) !=
+        RawBlockMap::AddResult::kAdded) {
+      // Not recorded (or the address held a stale record, which keeps the
+      // count): the block is counted no more.
+      GuardedAdd(raw_blocks_, -1);
+    }
+    return resized;
   }
   std::size_t keep = BlockSizeOf(static_cast<int>(PoolOf(p)->size_class));
   const std::size_t block_size = keep;

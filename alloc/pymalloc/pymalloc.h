@@ -262,7 +262,10 @@ class Heap {
   // has no owner record, so it is counted by the interpreter that frees it,
   // as CPython does: when such blocks cross interpreters the per-heap
   // numbers shift between heaps while their sum (GlobalAllocatedBlocks)
-  // stays exact.
+  // stays exact. Raw fallback blocks are recorded
+  // (alloc/pymalloc/raw_block_map.h): a pointer pymalloc never counted
+  // (ih_mem_free(malloc(16))) is passed to the raw domain uncounted, so no
+  // count goes negative.
   std::int64_t AllocatedBlocks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // Pool blocks only: exact per heap.
@@ -416,6 +419,9 @@ class Heap {
   ArenaObject* NewArena() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   void PoolBecameEmpty(PoolHeader* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   void* RawFallbackMalloc(std::size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Records and counts `p`, a block the raw domain just gave (nullptr
+  // passes through); frees it and returns nullptr if it cannot be recorded.
+  void* CountRawBlock(void* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   // Memcheck bookkeeping of a block handed out (see ArenaObject).
   void AnnounceAllocated(void* block, std::size_t n)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
