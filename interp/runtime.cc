@@ -532,13 +532,12 @@ absl::Status Runtime::Finalize() {
 absl::Status Runtime::Reset() {
   return Transition(RuntimeOp::kReset, [&]() -> absl::Status {
     mu_.AssumeHeld();
-    if (absl::Status s = AllocatorTable::Global().ResetTo(
-            {alloc::kLibcAllocator, alloc::kLibcAllocator,
-             alloc::kLibcAllocator});
-        !s.ok()) {
-      return s;
-    }
-    return absl::OkStatus();
+    // The `malloc` configuration: mem and obj on the C library, which
+    // routes a leftover pool block to its heap.
+    absl::StatusOr<std::array<alloc::Allocator, alloc::kDomainCount>> bases =
+        alloc::BaseAllocators(alloc::NamedConfig::kMalloc);
+    if (!bases.ok()) return bases.status();
+    return AllocatorTable::Global().ResetTo(*bases);
   });
 }
 

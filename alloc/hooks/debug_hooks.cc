@@ -131,7 +131,14 @@ class DumpWriter {
     FatalError(function,
                "pointer not allocated by the debug hooks (misaligned)");
   }
-  if (ArenaMap::Global().Owner(p) != nullptr) {
+  if (const Heap* owner = ArenaMap::Global().Owner(p); owner != nullptr) {
+    std::size_t block_size;
+    if (IsPoolBlockStart(owner, p, &block_size)) {
+      FatalError(function,
+                 "pointer not allocated by the debug hooks (a pymalloc block "
+                 "they did not hand out: made before they were installed, "
+                 "or under an earlier configuration)");
+    }
     FatalError(function,
                "pointer not allocated by the debug hooks (inside a pymalloc "
                "arena but not a block's start: an interior pointer)");

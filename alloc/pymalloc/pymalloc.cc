@@ -430,6 +430,61 @@ void* Heap::Realloc(void* p, std::size_t n) {
   return moved;
 }
 
+// ---- Pool blocks reaching another allocator ----
+
+bool IsPoolBlockStart(const Heap* owner, const void* p,
+                      std::size_t* block_size) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  const auto* pool =
+      reinterpret_cast<const PoolHeader*>(address & ~(kPoolSize - 1));
+  // The pool header is read only inside an arena of the same heap (an
+  // unaligned arena's head lies in a 16 KiB window that starts before it).
+  if (ArenaMap::Global().Owner(pool) != owner) return false;
+  const std::uint32_t size_class = pool->size_class;
+  const std::uintptr_t first =
+      reinterpret_cast<std::uintptr_t>(pool) + kPoolOverhead;
+  if (size_class >= static_cast<std::uint32_t>(kSizeClassCount) ||
+      address < first ||
+      (address - first) % BlockSizeOf(static_cast<int>(size_class)) != 0) {
+    return false;
+  }
+  *block_size = BlockSizeOf(static_cast<int>(size_class));
+  return true;
+}
+
+std::size_t CheckedPoolBlockSize(const Heap* owner, const void* p,
+                                 const char* function) {
+  std::size_t block_size;
+  if (ABSL_PREDICT_TRUE(IsPoolBlockStart(owner, p, &block_size))) {
+    return block_size;
+  }
+  FatalError(function,
+             "pointer inside a pymalloc arena but not a block's start (an "
+             "interior pointer, or a block of the debug hooks freed after "
+             "they were removed)");
+}
+
+void FreePoolBlock(Heap* owner, void* p) {
+  if (owner == CurrentHeap()) {
+    owner->guard().AssumeHeld();  // the mem/obj contract
+    owner->Free(p);
+    return;
+  }
+  owner->PushRemoteFree(p);
+}
+
+void* MovePoolBlock(Heap* owner, void* p, std::size_t block_size, void* fresh,
+                    std::size_t n) {
+  if (fresh == nullptr) return nullptr;
+  const std::size_t keep = std::min(block_size, n);
+  // The checkers keep the bytes past a block's requested size closed, and
+  // the requested size is the owner's to know: the whole block is opened.
+  if (memcheck::Watching()) memcheck::OpenForCopy(p, block_size);
+  std::memcpy(fresh, p, keep);
+  FreePoolBlock(owner, p);
+  return fresh;
+}
+
 // ---- The end of a heap (the rest is in remote_free.cc) ----
 
 void Heap::ReleaseAllArenas() {

@@ -106,8 +106,10 @@
 // Files: pymalloc.cc (allocation, free, realloc, pools and arenas, retire),
 // remote_free.cc (the remote-free protocol), heap_inspection.cc (counts,
 // stats numbers, Validate; never changes structure), heap_registry.h (live
-// heaps and the global counts), pymalloc_allocator.h (the mem/obj entry
-// points), stats.h (the stats table and INTERPHEAP_MALLOCSTATS).
+// heaps and the global counts), raw_block_map.h (the raw fallback blocks
+// counted), pymalloc_allocator.h (the mem/obj entry points, and the C
+// library's for mem/obj), stats.h (the stats table and
+// INTERPHEAP_MALLOCSTATS).
 //
 // Invariants (checked by Heap::Validate()):
 //   blocks_in_pools_ == sum of ref_count over carved pools of every arena
@@ -564,6 +566,49 @@ inline void SetCurrentHeap(Heap* heap) noexcept {
 // 0 before any). Every heap records the cycle it was made in.
 void BeginRuntimeCycle();
 std::uint64_t RuntimeCycle();
+
+// ---- Pool blocks reaching an allocator other than pymalloc ----
+//
+// After the configuration changed (ih_runtime_reset, a later cycle on
+// `malloc` or `mimalloc`, a replaced base), a pool block made earlier can
+// reach the C library's or mimalloc's free or realloc through the mem or
+// obj domain. Those allocators ask the ownership map first (one O(1)
+// lookup, ForeignPoolBlockOwner) and hand such a block here instead of to
+// their own free.
+
+// The heap whose arena holds `p`, or nullptr (the common case: not a pool
+// block).
+inline Heap* ForeignPoolBlockOwner(const void* p) {
+  return ArenaMap::Global().Owner(p);
+}
+
+// True if `p`, a pointer inside one of `owner`'s arenas, is the start of a
+// block of its pool (*block_size then holds the block size). Reads only
+// the pool header, which a pool block's owner writes while none of its
+// blocks is live.
+bool IsPoolBlockStart(const Heap* owner, const void* p,
+                      std::size_t* block_size);
+
+// The block size of `p`, a pointer inside one of `owner`'s arenas; dies
+// through FatalError(function, ...) when p is not a block's start (an
+// interior pointer, or a block of the debug hooks, whose header sits
+// before it, freed after they were removed).
+std::size_t CheckedPoolBlockSize(const Heap* owner, const void* p,
+                                 const char* function);
+
+// Frees `p`, a pool block of `owner` (checked by CheckedPoolBlockSize):
+// into the calling thread's current heap when that is the owner (the caller
+// holds its guard: the mem/obj contract), otherwise through the owner's
+// remote-free list, from any thread (an orphan is freed when its last block
+// comes home).
+void FreePoolBlock(Heap* owner, void* p);
+
+// Realloc of `p`, a pool block of `owner`, by another allocator: `fresh`
+// (n bytes from that allocator, or nullptr) receives min(block size, n)
+// bytes and p is freed (FreePoolBlock); nullptr when fresh is nullptr (p
+// stays valid). `block_size` is CheckedPoolBlockSize's answer.
+void* MovePoolBlock(Heap* owner, void* p, std::size_t block_size, void* fresh,
+                    std::size_t n);
 
 // Called before a heap maps a new arena, from its allocation slow path
 // while the heap's structure is consistent (never from inside a structure
