@@ -62,8 +62,9 @@ absl::StatusOr<std::array<Allocator, kDomainCount>> BaseAllocators(
     case NamedConfig::kMimallocDebug:
       return BaseAllocators(NamedConfig::kMimalloc);
     case NamedConfig::kMalloc:
-      return std::array<Allocator, kDomainCount>{kLibcAllocator, kLibcAllocator,
-                                                 kLibcAllocator};
+      // mem and obj route pool blocks of earlier configurations home.
+      return std::array<Allocator, kDomainCount>{
+          kLibcAllocator, kLibcMemAllocator, kLibcMemAllocator};
     case NamedConfig::kDefault:
     case NamedConfig::kPymalloc:
       return std::array<Allocator, kDomainCount>{
@@ -84,14 +85,18 @@ bool HasDebugHooks(NamedConfig config) {
 
 namespace {
 
+// The C library in the mem or obj domain: the `malloc` configuration's
+// allocator, or kLibcAllocator (every domain's before pre-initialization).
+bool IsLibc(const Allocator& allocator) {
+  return SameAllocator(allocator, kLibcMemAllocator) ||
+         SameAllocator(allocator, kLibcAllocator);
+}
+
 std::optional<NamedConfig> MatchTriple(const Allocator& raw,
                                        const Allocator& mem,
                                        const Allocator& obj) {
   if (!SameAllocator(raw, kLibcAllocator)) return std::nullopt;
-  if (SameAllocator(mem, kLibcAllocator) &&
-      SameAllocator(obj, kLibcAllocator)) {
-    return NamedConfig::kMalloc;
-  }
+  if (IsLibc(mem) && IsLibc(obj)) return NamedConfig::kMalloc;
   if (SameAllocator(mem, kPymallocAllocator) &&
       SameAllocator(obj, kPymallocAllocator)) {
     return NamedConfig::kPymalloc;

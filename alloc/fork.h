@@ -33,6 +33,9 @@ enum class ForkRank {
   // The debug hooks' block set: 16 shard locks, leaves (nothing is taken
   // while one is held).
   kDebugBlockSet = 70,
+  // pymalloc's map of counted raw fallback blocks
+  // (alloc/pymalloc/raw_block_map.h): its node-creation lock, a leaf.
+  kRawBlockMap = 80,
 };
 
 // Registers `mu` for the fork handlers (installed with the first

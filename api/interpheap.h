@@ -270,8 +270,9 @@ int ih_validate_heaps(ih_status_t* status);
 /* ---- Debug hooks, fatal errors ---- */
 /* Wraps CPython's debug hooks over every domain that has none (idempotent).
  * `serial_numbers` nonzero adds the serial-number word. Allowed when
- * pre-initialized or initialized; blocks made before have no debug header
- * and the hooks pass them down to the allocator below. */
+ * pre-initialized or initialized, whatever is live: hooks set up after
+ * initialization pass a block they never handed out down to the allocator
+ * below. */
 int ih_setup_debug_hooks(int serial_numbers, ih_status_t* status);
 /* Called with CPython's function name and message before the process
  * aborts on a fatal error; NULL restores the default (stderr). */

@@ -408,6 +408,7 @@ absl::Status Runtime::Initialize() {
   return Transition(RuntimeOp::kInitialize, [&]() -> absl::Status {
     mu_.AssumeHeld();
     alloc::SetNewArenaObserver(&alloc::PrintStatsIfRequested);
+    alloc::BeginRuntimeCycle();  // main's heap records the new cycle
     main_ = new Interpreter(0, InterpreterConfig{}, nullptr);
     interpreters_.push_back(main_);
     return absl::OkStatus();
@@ -553,9 +554,13 @@ absl::Status Runtime::Finalize() {
     main_ = nullptr;
     CommitLocked(RuntimeState::kFinalized);
   }
+  // As CPython's exit table (_PyMem_PymallocEnabled): when obj is pymalloc,
+  // under the debug hooks too.
+  const std::optional<alloc::NamedConfig> config =
+      alloc::CurrentNamedConfig(AllocatorTable::Global());
   if (alloc::MallocStatsRequested() &&
-      alloc::CurrentNamedConfig(AllocatorTable::Global()) ==
-          alloc::NamedConfig::kPymalloc) {
+      (config == alloc::NamedConfig::kPymalloc ||
+       config == alloc::NamedConfig::kPymallocDebug)) {
     sync::MutexLock hold(&main->lock());
     main->heap().guard().AssumeHeld();
     alloc::WriteStatsText(main->heap().Stats(), 2);
@@ -567,10 +572,12 @@ absl::Status Runtime::Finalize() {
 absl::Status Runtime::Reset() {
   return Transition(RuntimeOp::kReset, [&]() -> absl::Status {
     mu_.AssumeHeld();
-    if (absl::Status s = AllocatorTable::Global().ResetTo(
-            {alloc::kLibcAllocator, alloc::kLibcAllocator,
-             alloc::kLibcAllocator});
-        !s.ok()) {
+    // The `malloc` configuration: mem and obj on the C library, which
+    // routes a leftover pool block to its heap.
+    absl::StatusOr<std::array<alloc::Allocator, alloc::kDomainCount>> bases =
+        alloc::BaseAllocators(alloc::NamedConfig::kMalloc);
+    if (!bases.ok()) return bases.status();
+    if (absl::Status s = AllocatorTable::Global().ResetTo(*bases); !s.ok()) {
       return s;
     }
     EndTracingWithDroppedHooks();

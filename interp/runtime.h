@@ -168,7 +168,10 @@ class Runtime {
   absl::Status Finalize() ABSL_LOCKS_EXCLUDED(mu_);
 
   // kPreInitialized or kFinalized -> kUninitialized: every domain goes back
-  // to the C library allocator, without hooks (tracemalloc stops).
+  // to the C library allocator, without hooks (the `malloc` configuration:
+  // a pool block left from an earlier cycle and freed or reallocated
+  // through mem or obj goes to its heap, alloc/pymalloc/pymalloc_allocator.h;
+  // tracemalloc stops).
   absl::Status Reset() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Registers `fn(arg)` to run once during the next Finalize, in

@@ -144,7 +144,15 @@ void* MiCalloc(void*, std::size_t nelem, std::size_t elsize) {
   return api.heap_calloc(mi_heap, nelem, elsize, kAlignment);
 }
 
+// A pool block made under an earlier configuration goes to its heap
+// (alloc/pymalloc/pymalloc.h), never to mi_free.
 void* MiRealloc(void*, void* p, std::size_t n) {
+  if (Heap* owner = ForeignPoolBlockOwner(p);
+      ABSL_PREDICT_FALSE(owner != nullptr)) {
+    const std::size_t block_size =
+        CheckedPoolBlockSize(owner, p, "mimalloc realloc");
+    return MovePoolBlock(owner, p, block_size, MiMalloc(nullptr, n), n);
+  }
   void* mi_heap = CurrentMiHeap("mimalloc realloc");
   return mi_heap == nullptr
              ? nullptr
@@ -152,7 +160,13 @@ void* MiRealloc(void*, void* p, std::size_t n) {
 }
 
 void MiFree(void*, void* p) {
-  if (p != nullptr) api.free(p);
+  if (p == nullptr) return;
+  if (Heap* owner = ForeignPoolBlockOwner(p);
+      ABSL_PREDICT_FALSE(owner != nullptr)) {
+    CheckedPoolBlockSize(owner, p, "mimalloc free");
+    return FreePoolBlock(owner, p);
+  }
+  api.free(p);
 }
 
 }  // namespace

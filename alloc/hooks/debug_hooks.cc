@@ -132,7 +132,14 @@ class DumpWriter {
     FatalError(function,
                "pointer not allocated by the debug hooks (misaligned)");
   }
-  if (ArenaMap::Global().Owner(p) != nullptr) {
+  if (const Heap* owner = ArenaMap::Global().Owner(p); owner != nullptr) {
+    std::size_t block_size;
+    if (IsPoolBlockStart(owner, p, &block_size)) {
+      FatalError(function,
+                 "pointer not allocated by the debug hooks (a pymalloc block "
+                 "they did not hand out: made before they were installed, "
+                 "or under an earlier configuration)");
+    }
     FatalError(function,
                "pointer not allocated by the debug hooks (inside a pymalloc "
                "arena but not a block's start: an interior pointer)");
@@ -215,12 +222,26 @@ void CheckOwner(const char* function, const void* p) {
   const Heap* current = CurrentHeap();
   if (ABSL_PREDICT_FALSE(owner != nullptr && current != nullptr &&
                          owner != current)) {
-    char message[160];
-    std::snprintf(message, sizeof(message),
-                  "cross-interpreter free: the block was allocated by "
-                  "interpreter %lld and is freed under interpreter %lld",
-                  static_cast<long long>(owner->owner_id()),
-                  static_cast<long long>(current->owner_id()));
+    char message[256];
+    if (owner->cycle() != current->cycle()) {
+      // Every cycle's main interpreter is 0: name the cycles, or the
+      // message would read "by interpreter 0 ... under interpreter 0".
+      std::snprintf(message, sizeof(message),
+                    "cross-interpreter free: the block was allocated by "
+                    "interpreter %lld of an earlier runtime cycle (cycle "
+                    "%llu, finalized) and is freed under interpreter %lld of "
+                    "cycle %llu",
+                    static_cast<long long>(owner->owner_id()),
+                    static_cast<unsigned long long>(owner->cycle()),
+                    static_cast<long long>(current->owner_id()),
+                    static_cast<unsigned long long>(current->cycle()));
+    } else {
+      std::snprintf(message, sizeof(message),
+                    "cross-interpreter free: the block was allocated by "
+                    "interpreter %lld and is freed under interpreter %lld",
+                    static_cast<long long>(owner->owner_id()),
+                    static_cast<long long>(current->owner_id()));
+    }
     if (cross_interpreter_policy.load(std::memory_order_relaxed) ==
         CrossInterpreterFreePolicy::kFatal) {
       DumpAndDie(p, function, message);

@@ -25,9 +25,9 @@
 // The mem and obj hooks also check, before anything else, that the calling
 // thread holds its current interpreter's lock ("called without holding the
 // GIL"), and on free/realloc that the block's owning interpreter is the
-// current one. The raw hook checks neither. Every failure prints CPython's
-// diagnostic dump and calls FatalError (alloc/fatal.h) with CPython's
-// function names and messages.
+// current one (naming the runtime cycle of a block that outlived its own). The
+// raw hook checks neither. Every failure prints CPython's diagnostic dump and
+// calls FatalError (alloc/fatal.h) with CPython's function names and messages.
 
 #ifndef INTERPHEAP_ALLOC_HOOKS_DEBUG_HOOKS_H_
 #define INTERPHEAP_ALLOC_HOOKS_DEBUG_HOOKS_H_

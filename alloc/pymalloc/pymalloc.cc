@@ -11,6 +11,7 @@
 #include "alloc/external/memcheck.h"
 #include "alloc/fatal.h"
 #include "alloc/pymalloc/heap_registry.h"
+#include "alloc/pymalloc/raw_block_map.h"
 
 namespace interpheap::alloc {
 namespace {
@@ -21,6 +22,7 @@ std::uint64_t NextHeapSerial() {
 }
 
 ABSL_CONST_INIT std::atomic<NewArenaObserver> new_arena_observer{nullptr};
+ABSL_CONST_INIT std::atomic<std::uint64_t> runtime_cycle{0};
 
 constexpr std::size_t kRequestedTableBytes =
     (kArenaSize >> kAlignmentShift) * sizeof(std::uint16_t);
@@ -35,8 +37,19 @@ void SetNewArenaObserver(NewArenaObserver observer) {
   new_arena_observer.store(observer, std::memory_order_release);
 }
 
+void BeginRuntimeCycle() {
+  runtime_cycle.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t RuntimeCycle() {
+  return runtime_cycle.load(std::memory_order_relaxed);
+}
+
 Heap::Heap(sync::Mutex* guard, std::int64_t owner_id)
-    : guard_(guard), owner_id_(owner_id), serial_(NextHeapSerial()) {
+    : guard_(guard),
+      owner_id_(owner_id),
+      serial_(NextHeapSerial()),
+      cycle_(RuntimeCycle()) {
   memcheck::Init();
   for (PoolHeader& sentinel : used_pools_) {
     sentinel = PoolHeader{};
@@ -127,9 +140,23 @@ void Heap::ReleaseArenaMemory(ArenaObject& arena) {
 }
 
 void* Heap::RawFallbackMalloc(std::size_t n) {
-  void* p = alloc::Malloc(Domain::kRaw, n);
-  if (p != nullptr) GuardedAdd(raw_blocks_, 1);
-  return p;
+  return CountRawBlock(alloc::Malloc(Domain::kRaw, n));
+}
+
+void* Heap::CountRawBlock(void* p) {
+  if (p == nullptr) return nullptr;
+  switch (RawBlockMap::Global().Add(p)) {
+    case RawBlockMap::AddResult::kAdded:
+      GuardedAdd(raw_blocks_, 1);
+      return p;
+    case RawBlockMap::AddResult::kAlreadyRecorded:
+      return p;  // the count its stale record holds is this block's
+    case RawBlockMap::AddResult::kNoMemory:
+      break;
+  }
+  // Not recorded, it could not be counted exactly: out of memory.
+  alloc::Free(Domain::kRaw, p);
+  return nullptr;
 }
 
 void* Heap::AllocateFromNewPool(int size_class) {
@@ -252,9 +279,7 @@ ArenaObject* Heap::NewArena() {
 void* Heap::Calloc(std::size_t nelem, std::size_t elsize) {
   const std::size_t n = nelem * elsize;  // the domain checked overflow
   if (n - 1 >= kSmallRequestThreshold) {
-    void* p = alloc::Calloc(Domain::kRaw, nelem, elsize);
-    if (p != nullptr) GuardedAdd(raw_blocks_, 1);
-    return p;
+    return CountRawBlock(alloc::Calloc(Domain::kRaw, nelem, elsize));
   }
   void* p = Malloc(n);
   if (p != nullptr) std::memset(p, 0, n);
@@ -278,8 +303,10 @@ void Heap::FreeSlow(void* p, Heap* owner) {
     owner->PushRemoteFree(p);
     return;
   }
+  // A raw fallback block is uncounted before it is freed (its address may
+  // come back at once); a pointer pymalloc never counted is only passed on.
+  if (RawBlockMap::Global().Remove(p)) GuardedAdd(raw_blocks_, -1);
   alloc::Free(Domain::kRaw, p);
-  GuardedAdd(raw_blocks_, -1);
 }
 
 void Heap::PoolBecameEmpty(PoolHeader* pool) {
@@ -353,8 +380,20 @@ void* Heap::Realloc(void* p, std::size_t n) {
   if (p == nullptr) return Malloc(n);
   Heap* owner = ArenaMap::Global().Owner(p);
   if (owner == nullptr) {
-    // Not a pool block: it came from the raw domain and stays there.
-    return alloc::Realloc(Domain::kRaw, p, n);
+    // Not a pool block: it came from the raw domain and stays there. A raw
+    // fallback block stays counted at its new address; a pointer pymalloc
+    // never counted is resized uncounted.
+    if (!RawBlockMap::Global().Remove(p)) {
+      return alloc::Realloc(Domain::kRaw, p, n);
+    }
+    void* resized = alloc::Realloc(Domain::kRaw, p, n);
+    if (RawBlockMap::Global().Add(resized == nullptr ? p : resized) !=
+        RawBlockMap::AddResult::kAdded) {
+      // Not recorded (or the address held a stale record, which keeps the
+      // count): the block is counted no more.
+      GuardedAdd(raw_blocks_, -1);
+    }
+    return resized;
   }
   std::size_t keep = BlockSizeOf(static_cast<int>(PoolOf(p)->size_class));
   const std::size_t block_size = keep;
@@ -389,6 +428,61 @@ void* Heap::Realloc(void* p, std::size_t n) {
     owner->PushRemoteFree(p);
   }
   return moved;
+}
+
+// ---- Pool blocks reaching another allocator ----
+
+bool IsPoolBlockStart(const Heap* owner, const void* p,
+                      std::size_t* block_size) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  const auto* pool =
+      reinterpret_cast<const PoolHeader*>(address & ~(kPoolSize - 1));
+  // The pool header is read only inside an arena of the same heap (an
+  // unaligned arena's head lies in a 16 KiB window that starts before it).
+  if (ArenaMap::Global().Owner(pool) != owner) return false;
+  const std::uint32_t size_class = pool->size_class;
+  const std::uintptr_t first =
+      reinterpret_cast<std::uintptr_t>(pool) + kPoolOverhead;
+  if (size_class >= static_cast<std::uint32_t>(kSizeClassCount) ||
+      address < first ||
+      (address - first) % BlockSizeOf(static_cast<int>(size_class)) != 0) {
+    return false;
+  }
+  *block_size = BlockSizeOf(static_cast<int>(size_class));
+  return true;
+}
+
+std::size_t CheckedPoolBlockSize(const Heap* owner, const void* p,
+                                 const char* function) {
+  std::size_t block_size;
+  if (ABSL_PREDICT_TRUE(IsPoolBlockStart(owner, p, &block_size))) {
+    return block_size;
+  }
+  FatalError(function,
+             "pointer inside a pymalloc arena but not a block's start (an "
+             "interior pointer, or a block of the debug hooks freed after "
+             "they were removed)");
+}
+
+void FreePoolBlock(Heap* owner, void* p) {
+  if (owner == CurrentHeap()) {
+    owner->guard().AssumeHeld();  // the mem/obj contract
+    owner->Free(p);
+    return;
+  }
+  owner->PushRemoteFree(p);
+}
+
+void* MovePoolBlock(Heap* owner, void* p, std::size_t block_size, void* fresh,
+                    std::size_t n) {
+  if (fresh == nullptr) return nullptr;
+  const std::size_t keep = std::min(block_size, n);
+  // The checkers keep the bytes past a block's requested size closed, and
+  // the requested size is the owner's to know: the whole block is opened.
+  if (memcheck::Watching()) memcheck::OpenForCopy(p, block_size);
+  std::memcpy(fresh, p, keep);
+  FreePoolBlock(owner, p);
+  return fresh;
 }
 
 // ---- The end of a heap (the rest is in remote_free.cc) ----

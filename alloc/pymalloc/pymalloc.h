@@ -117,8 +117,10 @@
 // Files: pymalloc.cc (allocation, free, realloc, pools and arenas, retire),
 // remote_free.cc (the remote-free protocol), heap_inspection.cc (counts,
 // stats numbers, Validate; never changes structure), heap_registry.h (live
-// heaps and the global counts), pymalloc_allocator.h (the mem/obj entry
-// points), stats.h (the stats table and INTERPHEAP_MALLOCSTATS).
+// heaps and the global counts), raw_block_map.h (the raw fallback blocks
+// counted), pymalloc_allocator.h (the mem/obj entry points, and the C
+// library's for mem/obj), stats.h (the stats table and
+// INTERPHEAP_MALLOCSTATS).
 //
 // Invariants (checked by Heap::Validate()):
 //   blocks_in_pools_ == sum of ref_count over carved pools of every arena
@@ -248,6 +250,10 @@ class Heap {
   std::int64_t owner_id() const { return owner_id_; }
   // Unique in the process (never reused, unlike the heap's address).
   std::uint64_t serial() const { return serial_; }
+  // The runtime cycle the heap was made in (RuntimeCycle()): every cycle's
+  // main interpreter is 0, so diagnostics name the cycle of a block that
+  // outlived its runtime.
+  std::uint64_t cycle() const { return cycle_; }
 
   // pymalloc's four operations on this heap. n in 1..512 is served from the
   // pools; 0, > 512 and pool exhaustion go to the raw domain (counted as
@@ -269,7 +275,10 @@ class Heap {
   // has no owner record, so it is counted by the interpreter that frees it,
   // as CPython does: when such blocks cross interpreters the per-heap
   // numbers shift between heaps while their sum (GlobalAllocatedBlocks)
-  // stays exact.
+  // stays exact. Raw fallback blocks are recorded
+  // (alloc/pymalloc/raw_block_map.h): a pointer pymalloc never counted
+  // (ih_mem_free(malloc(16))) is passed to the raw domain uncounted, so no
+  // count goes negative.
   std::int64_t AllocatedBlocks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // Pool blocks only: exact per heap.
@@ -425,6 +434,9 @@ class Heap {
   ArenaObject* NewArena() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   void PoolBecameEmpty(PoolHeader* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   void* RawFallbackMalloc(std::size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Records and counts `p`, a block the raw domain just gave (nullptr
+  // passes through); frees it and returns nullptr if it cannot be recorded.
+  void* CountRawBlock(void* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   // Memcheck bookkeeping of a block handed out (see ArenaObject).
   void AnnounceAllocated(void* block, std::size_t n)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
@@ -444,6 +456,7 @@ class Heap {
   sync::Mutex* guard_;
   const std::int64_t owner_id_;
   const std::uint64_t serial_;
+  const std::uint64_t cycle_;
 
   // used_pools_[c]: sentinel of the circular list of used pools of class c.
   PoolHeader used_pools_[kSizeClassCount] ABSL_GUARDED_BY(*guard_);
@@ -569,6 +582,54 @@ inline void SetCurrentHeap(Heap* heap) noexcept {
 inline bool InAnyHeapArena(const void* p) noexcept {
   return ArenaMap::Global().Owner(p) != nullptr;
 }
+
+// Runtime cycles: interp's Runtime::Initialize starts one (the first is 1;
+// 0 before any). Every heap records the cycle it was made in.
+void BeginRuntimeCycle();
+std::uint64_t RuntimeCycle();
+
+// ---- Pool blocks reaching an allocator other than pymalloc ----
+//
+// After the configuration changed (ih_runtime_reset, a later cycle on
+// `malloc` or `mimalloc`, a replaced base), a pool block made earlier can
+// reach the C library's or mimalloc's free or realloc through the mem or
+// obj domain. Those allocators ask the ownership map first (one O(1)
+// lookup, ForeignPoolBlockOwner) and hand such a block here instead of to
+// their own free.
+
+// The heap whose arena holds `p`, or nullptr (the common case: not a pool
+// block).
+inline Heap* ForeignPoolBlockOwner(const void* p) {
+  return ArenaMap::Global().Owner(p);
+}
+
+// True if `p`, a pointer inside one of `owner`'s arenas, is the start of a
+// block of its pool (*block_size then holds the block size). Reads only
+// the pool header, which a pool block's owner writes while none of its
+// blocks is live.
+bool IsPoolBlockStart(const Heap* owner, const void* p,
+                      std::size_t* block_size);
+
+// The block size of `p`, a pointer inside one of `owner`'s arenas; dies
+// through FatalError(function, ...) when p is not a block's start (an
+// interior pointer, or a block of the debug hooks, whose header sits
+// before it, freed after they were removed).
+std::size_t CheckedPoolBlockSize(const Heap* owner, const void* p,
+                                 const char* function);
+
+// Frees `p`, a pool block of `owner` (checked by CheckedPoolBlockSize):
+// into the calling thread's current heap when that is the owner (the caller
+// holds its guard: the mem/obj contract), otherwise through the owner's
+// remote-free list, from any thread (an orphan is freed when its last block
+// comes home).
+void FreePoolBlock(Heap* owner, void* p);
+
+// Realloc of `p`, a pool block of `owner`, by another allocator: `fresh`
+// (n bytes from that allocator, or nullptr) receives min(block size, n)
+// bytes and p is freed (FreePoolBlock); nullptr when fresh is nullptr (p
+// stays valid). `block_size` is CheckedPoolBlockSize's answer.
+void* MovePoolBlock(Heap* owner, void* p, std::size_t block_size, void* fresh,
+                    std::size_t n);
 
 // Called before a heap maps a new arena, from its allocation slow path
 // while the heap's structure is consistent (never from inside a structure

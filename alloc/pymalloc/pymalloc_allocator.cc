@@ -3,6 +3,7 @@
 #include "absl/base/optimization.h"
 #include "alloc/fatal.h"
 #include "alloc/pymalloc/pymalloc.h"
+#include "alloc/raw_allocator.h"
 
 namespace interpheap::alloc {
 namespace {
@@ -47,9 +48,29 @@ void PymallocFree(void*, void* p) {
   heap->Free(p);
 }
 
+// The C library under mem and obj: pool blocks go home.
+
+void* LibcMemRealloc(void*, void* p, std::size_t n) {
+  Heap* owner = ForeignPoolBlockOwner(p);  // nullptr for nullptr
+  if (ABSL_PREDICT_TRUE(owner == nullptr)) return LibcRealloc(nullptr, p, n);
+  const std::size_t block_size =
+      CheckedPoolBlockSize(owner, p, "mem/obj realloc (C library)");
+  return MovePoolBlock(owner, p, block_size, LibcMalloc(nullptr, n), n);
+}
+
+void LibcMemFree(void*, void* p) {
+  Heap* owner = ForeignPoolBlockOwner(p);
+  if (ABSL_PREDICT_TRUE(owner == nullptr)) return LibcFree(nullptr, p);
+  CheckedPoolBlockSize(owner, p, "mem/obj free (C library)");
+  FreePoolBlock(owner, p);
+}
+
 }  // namespace
 
 const ih_allocator_t kPymallocAllocator = {
     nullptr, PymallocMalloc, PymallocCalloc, PymallocRealloc, PymallocFree};
+
+const ih_allocator_t kLibcMemAllocator = {nullptr, LibcMalloc, LibcCalloc,
+                                          LibcMemRealloc, LibcMemFree};
 
 }  // namespace interpheap::alloc

@@ -15,6 +15,17 @@ namespace interpheap::alloc {
 // current heap (the thread is not attached) is a fatal error.
 extern const ih_allocator_t kPymallocAllocator;
 
+// The C library allocator of the mem and obj domains (the `malloc`
+// configuration, and every domain after Runtime::Reset): malloc and calloc
+// are kLibcAllocator's (alloc/raw_allocator.h); free and realloc first ask
+// pymalloc's ownership map (one O(1) lookup) and route a pool block, made
+// under an earlier configuration, to its heap instead of the C library
+// (alloc/pymalloc/pymalloc.h, "Pool blocks reaching an allocator other than
+// pymalloc"). A realloc of one takes a new C library block, copies, and
+// frees the pool block. The raw domain keeps kLibcAllocator: it never holds
+// pool blocks and pays nothing for this.
+extern const ih_allocator_t kLibcMemAllocator;
+
 }  // namespace interpheap::alloc
 
 #endif  // INTERPHEAP_ALLOC_PYMALLOC_PYMALLOC_ALLOCATOR_H_

@@ -54,7 +54,8 @@ void WriteStatsText(const HeapStats& stats, int fd);
 // True when the environment variable INTERPHEAP_MALLOCSTATS is non-empty
 // (read once, at the first new arena): the table then goes to stderr
 // before each new arena (the runtime installs PrintStatsIfRequested as the
-// heaps' NewArenaObserver at initialization) and at finalization.
+// heaps' NewArenaObserver at initialization) and at finalization when obj
+// is pymalloc, with or without the debug hooks (Runtime::Finalize).
 bool MallocStatsRequested();
 
 // A NewArenaObserver (alloc/pymalloc/pymalloc.h): when

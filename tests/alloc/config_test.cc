@@ -2,6 +2,7 @@
 
 #include "alloc/config.h"
 
+#include "alloc/pymalloc/pymalloc_allocator.h"
 #include "alloc/raw_allocator.h"
 #include "gtest/gtest.h"
 #include "tests/testing/counting_hook.h"
@@ -49,12 +50,20 @@ TEST(ConfigTest, EveryConfigurationRoundTripsThroughItsName) {
   }
 }
 
+// raw is the plain C library allocator; mem and obj are the C library with
+// the pool-block check on free and realloc (a pool block of an earlier
+// configuration goes home), which the raw domain does not pay for.
 TEST(ConfigTest, MallocConfigurationIsLibcInEveryDomain) {
   absl::StatusOr<std::array<Allocator, kDomainCount>> bases =
       BaseAllocators(NamedConfig::kMalloc);
   ASSERT_TRUE(bases.ok());
-  for (const Allocator& base : *bases) {
-    EXPECT_TRUE(SameAllocator(base, kLibcAllocator));
+  const Allocator& raw = (*bases)[static_cast<int>(Domain::kRaw)];
+  EXPECT_TRUE(SameAllocator(raw, kLibcAllocator));
+  for (Domain domain : {Domain::kMem, Domain::kObj}) {
+    const Allocator& base = (*bases)[static_cast<int>(domain)];
+    EXPECT_TRUE(SameAllocator(base, kLibcMemAllocator));
+    EXPECT_EQ(base.malloc, kLibcAllocator.malloc);
+    EXPECT_EQ(base.calloc, kLibcAllocator.calloc);
   }
 }
 

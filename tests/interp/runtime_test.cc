@@ -11,6 +11,7 @@
 #include "alloc/allocator_table.h"
 #include "alloc/config.h"
 #include "alloc/domain.h"
+#include "alloc/pymalloc/pymalloc_allocator.h"
 #include "alloc/raw_allocator.h"
 #include "gtest/gtest.h"
 #include "interp/thread_state.h"
@@ -142,7 +143,7 @@ TEST_F(RuntimeTest, WrapAfterInitHooksEveryCall) {
   ASSERT_TRUE(runtime()
                   .WrapAllocator(Domain::kObj, hook.allocator(), &hook.previous)
                   .ok());
-  EXPECT_TRUE(alloc::SameAllocator(hook.previous, alloc::kLibcAllocator));
+  EXPECT_TRUE(alloc::SameAllocator(hook.previous, alloc::kLibcMemAllocator));
   ASSERT_TRUE(ThreadState::Attach(runtime().main_interpreter()).ok());
   void* p = alloc::Malloc(Domain::kObj, 10);
   p = alloc::Realloc(Domain::kObj, p, 20);

@@ -15,6 +15,7 @@ passed=0
 for test in alloc/domain_test alloc/pymalloc/pymalloc_test \
             alloc/pymalloc/arena_map_test alloc/allocator_table_test \
             alloc/config_test alloc/hooks/debug_hooks_test \
+            alloc/foreign_block_test \
             alloc/hooks/tracemalloc_test alloc/hooks/fault_injection_test \
             interp/interpreter_test interp/runtime_test \
             interp/runtime_state_test api/c_api_test \

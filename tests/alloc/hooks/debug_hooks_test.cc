@@ -201,6 +201,37 @@ TEST_F(DebugHooksDeathTest, CrossInterpreterFreeNamesBothInterpreters) {
   ASSERT_TRUE(Runtime::Get().DestroyInterpreter(*other).ok());
 }
 
+// Issue "bad input and debug mode", item 8: a main-interpreter block of an
+// earlier runtime cycle freed under the next cycle's main interpreter is
+// named as such. Before: "the block was allocated by interpreter 0 and is
+// freed under interpreter 0". (The cycle numbers are a pattern: a death
+// test's child re-runs the test in a fresh process, where the cycles are
+// counted from 1 again.)
+TEST(DebugHooksCycleDeathTest, BlockOfAnEarlierCycleNamesTheCycle) {
+  testing::InitializeRuntime("pymalloc_debug");
+  ASSERT_TRUE(ThreadState::Attach(Runtime::Get().main_interpreter()).ok());
+  void* p = Malloc(Domain::kObj, 32);
+  const std::uint64_t first_cycle = RuntimeCycle();
+  testing::InitializeRuntime("pymalloc_debug");  // finalize, reset, again
+  ASSERT_TRUE(ThreadState::Attach(Runtime::Get().main_interpreter()).ok());
+  EXPECT_EQ(RuntimeCycle(), first_cycle + 1);
+  EXPECT_DEATH(Free(Domain::kObj, p),
+               "interpheap: fatal error: _PyMem_DebugFree: cross-interpreter "
+               "free: the block was allocated by interpreter 0 of an earlier "
+               "runtime cycle \\(cycle [0-9]+, finalized\\) and is freed "
+               "under interpreter 0 of cycle [0-9]+\n");
+  EXPECT_DEATH(Realloc(Domain::kObj, p, 64),
+               "_PyMem_DebugRealloc: cross-interpreter free: the block was "
+               "allocated by interpreter 0 of an earlier runtime cycle");
+  // Reported, the block goes home to the earlier cycle's heap.
+  SetCrossInterpreterFreePolicy(CrossInterpreterFreePolicy::kReport);
+  const std::int64_t reported = CrossInterpreterFrees();
+  Free(Domain::kObj, p);
+  EXPECT_EQ(CrossInterpreterFrees(), reported + 1);
+  SetCrossInterpreterFreePolicy(CrossInterpreterFreePolicy::kFatal);
+  testing::ResetRuntime();
+}
+
 // Issue 11 item 6: misuse that used to die by SIGSEGV inside the dump is
 // named, through the fatal handler, before any byte at p is read. Under
 // both configurations whose hooks see every block.
