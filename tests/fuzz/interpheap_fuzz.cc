@@ -239,7 +239,8 @@ ih_allocator_t AllocatorOf(const Layer& layer, int d) {
     case Kind::kBase:
       switch (static_cast<Base>(layer.index)) {
         case Base::kLibc:
-          return ia::kLibcAllocator;
+          // mem and obj on the C library route leftover pool blocks home.
+          return d == kRaw ? ia::kLibcAllocator : ia::kLibcMemAllocator;
         case Base::kPymalloc:
           return ia::kPymallocAllocator;
         case Base::kMimalloc:
