@@ -563,7 +563,7 @@ absl::Status Runtime::Finalize() {
        config == alloc::NamedConfig::kPymallocDebug)) {
     sync::MutexLock hold(&main->lock());
     main->heap().guard().AssumeHeld();
-    alloc::WriteStatsText(main->heap().Stats(), 2);
+    alloc::WriteHeapStatsText(main->heap(), "exit", 2);
   }
   RetireHeapAndFreeInterpreter(main);
   return absl::OkStatus();

@@ -139,16 +139,22 @@ std::size_t FormatStatsText(const HeapStats& stats, char* buffer,
   return out.used();
 }
 
-void WriteStatsText(const HeapStats& stats, int fd) {
-  char buffer[8192];
-  std::size_t left = FormatStatsText(stats, buffer, sizeof(buffer));
-  const char* p = buffer;
+namespace {
+
+void WriteAll(int fd, const char* p, std::size_t left) {
   while (left > 0) {
     const ssize_t n = write(fd, p, left);
     if (n <= 0) return;
     p += n;
     left -= static_cast<std::size_t>(n);
   }
+}
+
+}  // namespace
+
+void WriteStatsText(const HeapStats& stats, int fd) {
+  char buffer[8192];
+  WriteAll(fd, buffer, FormatStatsText(stats, buffer, sizeof(buffer)));
 }
 
 std::string StatsText(const HeapStats& stats) {
@@ -197,10 +203,21 @@ bool MallocStatsRequested() {
   return requested;
 }
 
+void WriteHeapStatsText(Heap& heap, const char* when, int fd) {
+  heap.guard().AssumeHeld();
+  // Several interpreters print into one stream: each table says whose heap
+  // it shows. A stack buffer: this runs inside the allocator.
+  char title[96];
+  const int n = std::snprintf(title, sizeof(title),
+                              "interpheap: heap of interpreter %lld (%s)\n",
+                              static_cast<long long>(heap.owner_id()), when);
+  if (n > 0) WriteAll(fd, title, std::min<std::size_t>(n, sizeof(title) - 1));
+  WriteStatsText(heap.Stats(), fd);
+}
+
 void PrintStatsIfRequested(Heap& heap) {
   if (!MallocStatsRequested()) return;
-  heap.guard().AssumeHeld();
-  WriteStatsText(heap.Stats(), STDERR_FILENO);
+  WriteHeapStatsText(heap, "new arena", STDERR_FILENO);
 }
 
 }  // namespace interpheap::alloc

@@ -64,6 +64,11 @@ bool MallocStatsRequested();
 // Requires: the caller holds heap.guard().
 void PrintStatsIfRequested(Heap& heap);
 
+// The stats table of `heap` to `fd`, after a title line naming the
+// interpreter that owns it and `when` ("new arena", "exit"). The caller
+// holds the heap's guard.
+void WriteHeapStatsText(Heap& heap, const char* when, int fd);
+
 // The table as a string.
 std::string StatsText(const HeapStats& stats);
 

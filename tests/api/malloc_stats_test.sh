@@ -28,6 +28,10 @@ for config in pymalloc pymalloc_debug default debug; do
   cycle "$config" INTERPHEAP_MALLOCSTATS=1
   n=$(tables "$config")
   [ "$n" -eq 2 ] || { cat "$OUT/$config.err"; fail "$config: $n tables, expected 2 (first arena, exit)"; }
+  # Each table names the interpreter whose heap it shows (main: 0).
+  titles=$(grep -E '^interpheap: heap of interpreter [0-9]+ \(' "$OUT/$config.err" | tr '\n' '|')
+  [ "$titles" = "interpheap: heap of interpreter 0 (new arena)|interpheap: heap of interpreter 0 (exit)|" ] ||
+    { cat "$OUT/$config.err"; fail "$config: table titles were '$titles'"; }
   # The exit table is the last one: one arena, kept, no block in use.
   last=$(awk '/^Small block threshold/ { table = "" } { table = table $0 "\n" } END { printf "%s", table }' "$OUT/$config.err")
   grep -q '^# arenas allocated total           =                    1$' <<<"$last" ||
