@@ -860,6 +860,18 @@ bool AccountRealloc(Block& b, std::size_t n) {
 bool AllocationAllowedHere(int d) { return d == kRaw || m.attached >= 0; }
 
 // kind: 0 malloc, 1 calloc, 2 realloc(NULL, n).
+
+// An allowed allocation call is counted once by the fault-injection hook
+// when it is installed, and not at all otherwise.
+void CheckFaultCount(std::int64_t calls_before, std::int64_t calls_after,
+                     const char* what) {
+  if (NoMemInstalled() ? calls_after <= calls_before
+                       : calls_after != calls_before) {
+    Fail("%s: the fault-injection count went from %lld to %lld", what,
+         static_cast<long long>(calls_before),
+         static_cast<long long>(calls_after));
+  }
+}
 void DoAlloc(int d, int kind, std::size_t n, std::size_t elsize) {
   if (!AllocationAllowedHere(d) || m.blocks.size() >= kMaxLiveBlocks) return;
   static const char* const kNames[] = {"malloc", "calloc", "realloc(NULL)"};
@@ -904,12 +916,7 @@ void DoAlloc(int d, int kind, std::size_t n, std::size_t elsize) {
     Verify(what);
     return;
   }
-  if (NoMemInstalled() ? calls_after <= calls_before
-                       : calls_after != calls_before) {
-    Fail("%s: the fault-injection count went from %lld to %lld", what,
-         static_cast<long long>(calls_before),
-         static_cast<long long>(calls_after));
-  }
+  CheckFaultCount(calls_before, calls_after, what);
   const bool hit = WindowHit(calls_before, calls_after);
   CheckHookCalls(hooks_before, d, call, true,
                  NoMemInstalled() && InWindow(calls_before + 1), what);
@@ -1001,12 +1008,7 @@ void DoRealloc(int d, std::size_t index, std::size_t n) {
     Verify(what);
     return;
   }
-  if (NoMemInstalled() ? calls_after <= calls_before
-                       : calls_after != calls_before) {
-    Fail("%s: the fault-injection count went from %lld to %lld", what,
-         static_cast<long long>(calls_before),
-         static_cast<long long>(calls_after));
-  }
+  CheckFaultCount(calls_before, calls_after, what);
   const bool hit = WindowHit(calls_before, calls_after);
   CheckHookCalls(hooks_before, d, kReallocCall, true,
                  NoMemInstalled() && InWindow(calls_before + 1), what);
