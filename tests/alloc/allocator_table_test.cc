@@ -293,6 +293,30 @@ class Parker {
   std::atomic<bool> released_{false};
 };
 
+// A read run on another thread, parked at its pause (after its copy, before
+// its check) until Finish() lets it go on and returns what it read.
+class ParkedRead {
+ public:
+  template <typename Read>
+  explicit ParkedRead(Read read)
+      : thread_([this, read] { result_ = read([this] { parker_(); }); }) {
+    parker_.WaitUntilParked();
+  }
+  ~ParkedRead() {
+    if (thread_.joinable()) Finish();  // a failed assertion returned early
+  }
+  Allocator Finish() {
+    parker_.Release();
+    thread_.join();
+    return result_;
+  }
+
+ private:
+  Parker parker_;
+  Allocator result_ = {};
+  std::thread thread_;
+};
+
 // Wraps and unwraps new hooks on `domain` until one lands in `slot` (an
 // unreachable slot is reused once every slot has been used); that hook
 // stays wrapped and is returned.
@@ -320,16 +344,13 @@ TEST(AllocatorTableTest, CallHoldingAReusedSlotStartsAgainFromTheTop) {
   CountingHook a;
   ASSERT_TRUE(table.Wrap(Domain::kMem, a.allocator(), &a.previous).ok());
   const AllocatorLayer* slot = table.top(Domain::kMem);
-  Parker parker;
-  Allocator seen = {};
-  std::thread call([&] { seen = table.Load(Domain::kMem, [&] { parker(); }); });
-  parker.WaitUntilParked();  // the copy of A's layer is made
+  // Parked once its copy of A's layer is made.
+  ParkedRead call([&](auto pause) { return table.Load(Domain::kMem, pause); });
   ASSERT_TRUE(table.Unwrap(Domain::kMem, a.allocator()).ok());
   CountingHook* b = WrapUntilSlotIsReused(table, Domain::kMem, slot, hooks);
   ASSERT_NE(b, nullptr);
   ASSERT_EQ(table.top(Domain::kMem), slot);
-  parker.Release();
-  call.join();
+  const Allocator seen = call.Finish();
   EXPECT_TRUE(SameAllocator(seen, b->allocator()));
 }
 
@@ -341,14 +362,10 @@ TEST(AllocatorTableTest, CallHoldingASlotReusedByAnotherDomainStaysInItsOwn) {
   CountingHook a;
   ASSERT_TRUE(table.Wrap(Domain::kMem, a.allocator(), &a.previous).ok());
   const AllocatorLayer* slot = table.top(Domain::kMem);
-  Parker parker;
-  Allocator seen = {};
-  std::thread call([&] { seen = table.Load(Domain::kMem, [&] { parker(); }); });
-  parker.WaitUntilParked();
+  ParkedRead call([&](auto pause) { return table.Load(Domain::kMem, pause); });
   ASSERT_TRUE(table.Unwrap(Domain::kMem, a.allocator()).ok());
   ASSERT_NE(WrapUntilSlotIsReused(table, Domain::kObj, slot, hooks), nullptr);
-  parker.Release();
-  call.join();
+  const Allocator seen = call.Finish();
   EXPECT_TRUE(SameAllocator(seen, kLibcAllocator));
 }
 
@@ -379,15 +396,11 @@ TEST(AllocatorTableTest, HookRewrappedWhileAThreadIsInsideItReadsAWholeLayer) {
   LinkedHook a(Domain::kMem);
   CountingHook b;
   ASSERT_TRUE(table.Wrap(Domain::kMem, a.allocator(), &a.link).ok());
-  Parker parker;
-  Allocator seen = {};
-  std::thread inside_a([&] { seen = a.link.Load([&] { parker(); }); });
-  parker.WaitUntilParked();
+  ParkedRead inside_a([&](auto pause) { return a.link.Load(pause); });
   ASSERT_TRUE(table.Unwrap(Domain::kMem, a.allocator()).ok());
   ASSERT_TRUE(table.Wrap(Domain::kMem, b.allocator(), &b.previous).ok());
   ASSERT_TRUE(table.Wrap(Domain::kMem, a.allocator(), &a.link).ok());
-  parker.Release();
-  inside_a.join();
+  const Allocator seen = inside_a.Finish();
   EXPECT_TRUE(SameAllocator(seen, kLibcAllocator));
   // Calls made now go through A, then B.
   const Allocator top = table.Load(Domain::kMem);
@@ -407,15 +420,11 @@ TEST(AllocatorTableTest, HookWhoseWrappedLayerWasReusedForwardsToTheTop) {
   ASSERT_TRUE(table.Wrap(Domain::kMem, x.allocator(), &x.previous).ok());
   const AllocatorLayer* x_slot = table.top(Domain::kMem);
   ASSERT_TRUE(table.Wrap(Domain::kMem, a.allocator(), &a.link).ok());
-  Parker parker;
-  Allocator seen = {};
-  std::thread inside_a([&] { seen = a.link.Load([&] { parker(); }); });
-  parker.WaitUntilParked();
+  ParkedRead inside_a([&](auto pause) { return a.link.Load(pause); });
   ASSERT_TRUE(table.Unwrap(Domain::kMem, a.allocator()).ok());
   ASSERT_TRUE(table.Unwrap(Domain::kMem, x.allocator()).ok());
   ASSERT_NE(WrapUntilSlotIsReused(table, Domain::kObj, x_slot, hooks), nullptr);
-  parker.Release();
-  inside_a.join();
+  const Allocator seen = inside_a.Finish();
   EXPECT_TRUE(SameAllocator(seen, kLibcAllocator));
 }
 
@@ -429,17 +438,13 @@ TEST(AllocatorTableTest, HookWrappedAgainAfterItsLayerWasReusedFollowsTheLink) {
   ASSERT_TRUE(table.Wrap(Domain::kMem, x.allocator(), &x.previous).ok());
   const AllocatorLayer* x_slot = table.top(Domain::kMem);
   ASSERT_TRUE(table.Wrap(Domain::kMem, a.allocator(), &a.link).ok());
-  Parker parker;
-  Allocator seen = {};
-  std::thread inside_a([&] { seen = a.link.Load([&] { parker(); }); });
-  parker.WaitUntilParked();
+  ParkedRead inside_a([&](auto pause) { return a.link.Load(pause); });
   ASSERT_TRUE(table.Unwrap(Domain::kMem, a.allocator()).ok());
   ASSERT_TRUE(table.Unwrap(Domain::kMem, x.allocator()).ok());
   ASSERT_NE(WrapUntilSlotIsReused(table, Domain::kObj, x_slot, hooks), nullptr);
   ASSERT_TRUE(table.Wrap(Domain::kMem, y.allocator(), &y.previous).ok());
   ASSERT_TRUE(table.Wrap(Domain::kMem, a.allocator(), &a.link).ok());
-  parker.Release();
-  inside_a.join();
+  const Allocator seen = inside_a.Finish();
   EXPECT_TRUE(SameAllocator(seen, y.allocator()));
 }
 
