@@ -49,7 +49,6 @@ except ImportError:
     _interpheap = None
 
 WORK = """
-import _interpheap
 table = {{}}
 for i in range({ops}):
     table[i % 1000] = [str(i), (i, i + 1), {{"k": i}}, bytearray(i % 200)]
