@@ -36,13 +36,8 @@ else
   STR_MODULE=test_str  # 3.13 renamed test_unicode
 fi
 
-# Methods that fail only inside Bazel's sandbox (see cpython_regrtest.sh).
-SANDBOX_EXCLUSIONS=(
-  -i test.test_os.ChownFileTests.test_chown_with_root
-  -i test.test_subprocess.POSIXProcessTestCase.test_user
-  -i test.test_subprocess.POSIXProcessTestCase.test_group
-  -i '*.test_unpickle_module_race'
-)
+# The regression set and the sandbox exclusions.
+source "${TEST_SRCDIR}/interpheap/tests/pyhost/regrtest_set.sh"
 
 status=0
 for config in default pymalloc_debug; do
@@ -54,18 +49,7 @@ for config in default pymalloc_debug; do
 done
 
 echo "=== pymalloc_debug: the regression set"
-MODULES=(
-  test_dict test_list test_set "${STR_MODULE}" test_bytes test_gc
-  test_tracemalloc test_sys test_capi
-  test_array test_ast test_bigmem test_builtin test_class test_collections
-  test_compile test_copy test_coroutines test_ctypes test_decimal
-  test_deque test_descr test_exceptions test_float test_format test_frame
-  test_fstring test_functools test_generators test_grammar test_heapq
-  test_int test_io test_itertools test_json test_long test_marshal
-  test_memoryview test_mmap test_os test_pickle test_queue test_re
-  test_sort test_string test_struct test_subprocess test_sys_settrace
-  test_thread test_threading test_threading_local test_tuple test_weakref
-)
+MODULES=("${REGRTEST_MODULES[@]}" test_capi)
 INTERPHEAP_MALLOC=pymalloc_debug "${pyhost}" -m test -j2 --timeout=900 \
   "${SANDBOX_EXCLUSIONS[@]}" "${MODULES[@]}" || status=1
 exit "${status}"
