@@ -30,5 +30,5 @@ source "${TEST_SRCDIR}/interpheap/tests/pyhost/regrtest_set.sh"
 MODULES=("${REGRTEST_MODULES[@]}" test_site test_venv test_cppext)
 SANDBOX_EXCLUSIONS+=(-i test.test_cppext.TestCPPExt.test_build_cpp03)
 
-exec "$PYHOST" -m test -j2 --timeout=900 "${SANDBOX_EXCLUSIONS[@]}" \
+run_regrtest "$PYHOST" -m test -j2 --timeout=900 "${SANDBOX_EXCLUSIONS[@]}" \
     "${MODULES[@]}"

@@ -42,14 +42,14 @@ source "${TEST_SRCDIR}/interpheap/tests/pyhost/regrtest_set.sh"
 status=0
 for config in default pymalloc_debug; do
   echo "=== ${config}: interpreter tests"
-  INTERPHEAP_MALLOC="${config}" "${pyhost}" -m test -j2 --timeout=900 \
+  INTERPHEAP_MALLOC="${config}" run_regrtest "${pyhost}" -m test -j2 --timeout=900 \
     "${INTERP_MODULES[@]}" || status=1
-  INTERPHEAP_MALLOC="${config}" "${pyhost}" -m test -j2 --timeout=900 \
+  INTERPHEAP_MALLOC="${config}" run_regrtest "${pyhost}" -m test -j2 --timeout=900 \
     -m '*nterp*' test_capi test_threading || status=1
 done
 
 echo "=== pymalloc_debug: the regression set"
 MODULES=("${REGRTEST_MODULES[@]}" test_capi)
-INTERPHEAP_MALLOC=pymalloc_debug "${pyhost}" -m test -j2 --timeout=900 \
+INTERPHEAP_MALLOC=pymalloc_debug run_regrtest "${pyhost}" -m test -j2 --timeout=900 \
   "${SANDBOX_EXCLUSIONS[@]}" "${MODULES[@]}" || status=1
 exit "${status}"

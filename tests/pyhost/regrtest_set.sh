@@ -32,3 +32,26 @@ SANDBOX_EXCLUSIONS=(
   -i test.test_subprocess.POSIXProcessTestCase.test_group
   -i '*.test_unpickle_module_race'
 )
+
+# A home of the test's own: Bazel leaves HOME empty, and test_site's
+# setUpModule creates the user site directory below it (an error there
+# fails no test of its own: regrtest says "ran no tests").
+export HOME="${TEST_TMPDIR:-$(mktemp -d)}/home"
+mkdir -p "${HOME}"
+
+# run_regrtest LAUNCHER ARGS...: runs regrtest, and fails when it fails or
+# when a module ran no tests (regrtest reports that as a success, and it is
+# what an error in a module's setUpModule looks like).
+run_regrtest() {
+  local log
+  log="$(mktemp)"
+  "$@" 2>&1 | tee "${log}"
+  local status="${PIPESTATUS[0]}"
+  if grep " ran no tests" "${log}" >"${log}.none"; then
+    echo "FAIL: a test module ran no tests:"
+    cat "${log}.none"
+    status=1
+  fi
+  rm -f "${log}" "${log}.none"
+  return "${status}"
+}
