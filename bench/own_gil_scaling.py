@@ -26,7 +26,10 @@ def run(cmd):
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--root", required=True, help="runfiles root")
+    p.add_argument("--root",
+                   default=os.path.dirname(os.path.dirname(
+                       os.path.abspath(__file__))),
+                   help="runfiles root (default: the parent of bench/)")
     p.add_argument("--pythons", required=True,
                    help="VERSION=STOCK_PYTHON,... (absent versions omitted)")
     p.add_argument("--reps", type=int, default=5)

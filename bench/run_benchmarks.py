@@ -547,7 +547,7 @@ def main():
                    "bazel run: the workspace's bench/latest, "
                    "or bench/quick with --quick, so a quick "
                    "run never replaces the published results)")
-    p.add_argument("--bin_dir", default=os.path.dirname(here),
+    p.add_argument("--bin_dir", default=here,
                    help="directory holding the bench_* binaries")
     p.add_argument("--reps", type=int, default=None,
                    help="repetitions (default 5, quick 1)")
