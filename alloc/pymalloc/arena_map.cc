@@ -36,6 +36,10 @@ ArenaMap::Entry* ArenaMap::EntryLocked(std::uintptr_t address, bool create) {
 
 bool ArenaMap::Register(std::uintptr_t base, Heap* owner) {
   sync::MutexLock lock(&mu_);
+  return RegisterLocked(base, owner);
+}
+
+bool ArenaMap::RegisterLocked(std::uintptr_t base, Heap* owner) {
   const std::uintptr_t last = base + kArenaSize - 1;
   const auto offset = static_cast<std::int32_t>(base & (kArenaSize - 1));
   Entry* first = EntryLocked(base, /*create=*/true);
@@ -56,6 +60,10 @@ bool ArenaMap::Register(std::uintptr_t base, Heap* owner) {
 
 void ArenaMap::Unregister(std::uintptr_t base) {
   sync::MutexLock lock(&mu_);
+  UnregisterLocked(base);
+}
+
+void ArenaMap::UnregisterLocked(std::uintptr_t base) {
   const auto offset = static_cast<std::int32_t>(base & (kArenaSize - 1));
   if (Entry* first = EntryLocked(base, /*create=*/false)) {
     first->starts_at.store(0, std::memory_order_release);

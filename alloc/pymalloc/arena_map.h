@@ -102,12 +102,18 @@ class ArenaMap {
   // nothing recorded) if the address is outside the map or a leaf cannot be
   // allocated.
   bool Register(std::uintptr_t base, Heap* owner) ABSL_LOCKS_EXCLUDED(mu_);
+  bool RegisterLocked(std::uintptr_t base, Heap* owner)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Forgets the arena at `base`.
   void Unregister(std::uintptr_t base) ABSL_LOCKS_EXCLUDED(mu_);
+  void UnregisterLocked(std::uintptr_t base) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // The lock of Register and Unregister, for the fork handlers
-  // (alloc/fork.h) only.
+  // The lock of Register and Unregister. Heaps also hold it while they add,
+  // move or forget arena records, so that a count summed under it
+  // (Heap::AllocatedBlocksRelaxed()) reads only arenas that stay mapped;
+  // and the fork handlers (alloc/fork.h) take it.
+  sync::Mutex& lock() const ABSL_LOCK_RETURNED(mu_) { return mu_; }
   sync::Mutex& lock_for_fork() const ABSL_LOCK_RETURNED(mu_) { return mu_; }
 
   // Leaves allocated so far (each kLeafBytes).

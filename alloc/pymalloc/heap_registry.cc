@@ -5,6 +5,7 @@
 
 #include "absl/base/const_init.h"
 #include "alloc/fork.h"
+#include "alloc/pymalloc/arena_map.h"
 #include "alloc/pymalloc/pymalloc.h"
 #include "sync/mutex.h"
 #include "sync/mutex_lock.h"
@@ -54,22 +55,26 @@ void UnregisterHeap(Heap* heap) {
                                      std::memory_order_relaxed);
 }
 
+// Both sum the heaps' pools under the ownership map's lock, which comes
+// before the registry's (Heap::AllocatedBlocksRelaxed()).
 std::int64_t GlobalAllocatedBlocks() {
+  sync::MutexLock map_lock(&ArenaMap::Global().lock());
   std::int64_t total = retired_raw_blocks.load(std::memory_order_relaxed);
   sync::MutexLock lock(&registry_mu);
   for (Heap* heap = registered_head; heap != nullptr;
        heap = heap->registry_next_) {
-    total += heap->AllocatedBlocksRelaxed();
+    total += heap->AllocatedBlocksMapLocked();
   }
   return total;
 }
 
 std::int64_t LeakedBlocks() {
   std::int64_t total = 0;
+  sync::MutexLock map_lock(&ArenaMap::Global().lock());
   sync::MutexLock lock(&registry_mu);
   for (Heap* heap = registered_head; heap != nullptr;
        heap = heap->registry_next_) {
-    if (heap->orphaned()) total += heap->AllocatedBlocksRelaxed();
+    if (heap->orphaned()) total += heap->AllocatedBlocksMapLocked();
   }
   return total;
 }

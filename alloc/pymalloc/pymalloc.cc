@@ -12,6 +12,7 @@
 #include "alloc/fatal.h"
 #include "alloc/pymalloc/heap_registry.h"
 #include "alloc/pymalloc/raw_block_map.h"
+#include "sync/mutex_lock.h"
 
 namespace interpheap::alloc {
 namespace {
@@ -26,6 +27,16 @@ ABSL_CONST_INIT std::atomic<std::uint64_t> runtime_cycle{0};
 
 constexpr std::size_t kRequestedTableBytes =
     (kArenaSize >> kAlignmentShift) * sizeof(std::uint16_t);
+
+// fast_owner_ of a heap in checked mode: an address no arena holds.
+ABSL_CONST_INIT const char never_an_owner = 0;
+
+// carve_address is read by AllocatedBlocksRelaxed() on other threads (an
+// acquire load): the guard holder publishes each carved pool's header with
+// a release store.
+void StoreCarveAddress(ArenaObject& arena, std::uintptr_t address) {
+  __atomic_store_n(&arena.carve_address, address, __ATOMIC_RELEASE);
+}
 
 }  // namespace
 
@@ -45,16 +56,34 @@ std::uint64_t RuntimeCycle() {
   return runtime_cycle.load(std::memory_order_relaxed);
 }
 
+namespace {
+bool FastPathsOn() {
+  memcheck::Init();
+  return !memcheck::FastPathsOff();
+}
+}  // namespace
+
 Heap::Heap(sync::Mutex* guard, std::int64_t owner_id)
-    : guard_(guard),
+    : fast_owner_(nullptr),
+      guard_(guard),
       owner_id_(owner_id),
       serial_(NextHeapSerial()),
-      cycle_(RuntimeCycle()) {
-  memcheck::Init();
-  for (PoolHeader& sentinel : used_pools_) {
-    sentinel = PoolHeader{};
+      cycle_(RuntimeCycle()),
+      fast_paths_(FastPathsOn()) {
+  fast_owner_ =
+      fast_paths_ ? this : reinterpret_cast<const Heap*>(&never_an_owner);
+  for (int c = 0; c < kSizeClassCount; ++c) {
+    PoolHeader& sentinel = used_pools_[c];
+    sentinel.free_list = nullptr;
     sentinel.next = &sentinel;
     sentinel.prev = &sentinel;
+    sentinel.ref_count.store(0, std::memory_order_relaxed);
+    sentinel.next_offset = 0;
+    sentinel.max_next_offset = 0;
+    sentinel.arena_index = 0;
+    sentinel.size_class = static_cast<std::uint32_t>(c);
+    sentinel.linked = 0;
+    current_[c] = &sentinel;
   }
   RegisterHeap(this);
 }
@@ -72,19 +101,28 @@ void* Heap::MallocSlow(std::size_t n) {
     return RawFallbackMalloc(n);
   }
   const int size_class = SizeClassOf(n);
-  PoolHeader* pool = used_pools_[size_class].next;
-  if (pool == &used_pools_[size_class] &&
-      remote_pending_.load(std::memory_order_relaxed) != 0) {
-    // Blocks handed back by other heaps may refill a pool of this class.
-    DrainRemoteFrees();
-    pool = used_pools_[size_class].next;
-  }
-  void* block;
-  if (pool != &used_pools_[size_class]) {
-    // Under the checkers, or refilled by the drain above.
-    block = PopBlock<true>(pool, size_class);
-    if (memcheck::Watching()) AnnounceAllocated(block, n);
-    return block;
+  PoolHeader* const sentinel = &used_pools_[size_class];
+  bool drained = false;
+  for (;;) {
+    PoolHeader* pool = sentinel->next;
+    if (pool == sentinel) {
+      if (drained || remote_pending_.load(std::memory_order_relaxed) == 0) {
+        break;
+      }
+      // Blocks handed back by other heaps may refill a pool of this class.
+      DrainRemoteFrees();
+      drained = true;
+      continue;
+    }
+    if (pool->free_list != nullptr || CarveBlocks(pool)) {
+      // Under the checkers, refilled by a free or the drain, or carved.
+      void* block = PopBlock<true>(pool);
+      if (memcheck::Watching()) AnnounceAllocated(block, n);
+      return block;
+    }
+    // Full: CPython unlinks it when its last block goes; here the next
+    // allocation does.
+    Unlink(pool);
   }
   if (usable_arenas_ == nullptr) {
     // A new arena is next. The observer runs here, before any structure
@@ -94,11 +132,69 @@ void* Heap::MallocSlow(std::size_t n) {
       observer(*this);
     }
   }
-  block = AllocateFromNewPool(size_class);
+  void* block = AllocateFromNewPool(size_class);
   if (block == nullptr) return RawFallbackMalloc(n);
-  GuardedAdd(blocks_in_pools_, 1);
   if (memcheck::Watching()) AnnounceAllocated(block, n);
   return block;
+}
+
+bool Heap::CarveBlocks(PoolHeader* pool) {
+  const auto block_size = static_cast<std::uint32_t>(
+      BlockSizeOf(static_cast<int>(pool->size_class)));
+  std::uint32_t offset = pool->next_offset;
+  if (offset > pool->max_next_offset) return false;
+  // The batch is carved in address order and goes behind nothing (the
+  // free list is empty), so blocks come out in the order CPython's
+  // one-at-a-time carving gives.
+  char* const base = reinterpret_cast<char*>(pool);
+  FreeBlock* first = reinterpret_cast<FreeBlock*>(base + offset);
+  FreeBlock* last = first;
+  offset += block_size;
+  for (std::uint32_t k = 1; k < kCarveBatch && offset <= pool->max_next_offset;
+       ++k) {
+    auto* block = reinterpret_cast<FreeBlock*>(base + offset);
+    WriteLink<true>(last, block);
+    last = block;
+    offset += block_size;
+  }
+  WriteLink<true>(last, nullptr);
+  pool->next_offset = offset;
+  pool->free_list = first;
+  return true;
+}
+
+void Heap::UpdateCurrent(int size_class) {
+  current_[size_class] =
+      fast_paths_ ? used_pools_[size_class].next : &used_pools_[size_class];
+}
+
+void Heap::LinkFront(PoolHeader* pool) {
+  const int size_class = static_cast<int>(pool->size_class);
+  PoolHeader& sentinel = used_pools_[size_class];
+  pool->next = sentinel.next;
+  pool->prev = &sentinel;
+  sentinel.next->prev = pool;
+  sentinel.next = pool;
+  pool->linked = 1;
+  UpdateCurrent(size_class);
+}
+
+void Heap::LinkBack(PoolHeader* pool) {
+  const int size_class = static_cast<int>(pool->size_class);
+  PoolHeader& sentinel = used_pools_[size_class];
+  pool->prev = sentinel.prev;
+  pool->next = &sentinel;
+  sentinel.prev->next = pool;
+  sentinel.prev = pool;
+  pool->linked = 1;
+  UpdateCurrent(size_class);
+}
+
+void Heap::Unlink(PoolHeader* pool) {
+  pool->prev->next = pool->next;
+  pool->next->prev = pool->prev;
+  pool->linked = 0;
+  UpdateCurrent(static_cast<int>(pool->size_class));
 }
 
 void Heap::SetRequestedSize(void* block, std::size_t n) {
@@ -126,17 +222,23 @@ std::size_t Heap::RequestedSize(const void* block) {
 }
 
 void Heap::ReleaseArenaMemory(ArenaObject& arena) {
-  ArenaMap::Global().Unregister(arena.address);
-  if (memcheck::Watching()) {
-    memcheck::ArenaReleased(reinterpret_cast<void*>(arena.address), kArenaSize);
+  const std::uintptr_t address = arena.address;
+  {
+    // Under the map's lock: a count summed under it either finished before
+    // or sees the arena gone (it never reads an unmapped pool header).
+    sync::MutexLock lock(&ArenaMap::Global().lock());
+    ArenaMap::Global().UnregisterLocked(address);
+    arena.address = 0;
   }
-  arena.allocator.free(arena.allocator.ctx,
-                       reinterpret_cast<void*>(arena.address), kArenaSize);
+  if (memcheck::Watching()) {
+    memcheck::ArenaReleased(reinterpret_cast<void*>(address), kArenaSize);
+  }
+  arena.allocator.free(arena.allocator.ctx, reinterpret_cast<void*>(address),
+                       kArenaSize);
   if (arena.requested_sizes != nullptr) {
     munmap(arena.requested_sizes, kRequestedTableBytes);
     arena.requested_sizes = nullptr;
   }
-  arena.address = 0;
 }
 
 void* Heap::RawFallbackMalloc(std::size_t n) {
@@ -184,7 +286,10 @@ void* Heap::AllocateFromNewPool(int size_class) {
     if (memcheck::Watching()) memcheck::PoolHeaderCarved(pool, kPoolOverhead);
     pool->arena_index = static_cast<std::uint32_t>(arena - arenas_);
     pool->size_class = UINT32_MAX;  // never used: no free list to reuse
-    arena->carve_address += kPoolSize;
+    pool->ref_count.store(0, std::memory_order_relaxed);
+    pool->linked = 0;
+    // Publishes the header to counts summed on other threads.
+    StoreCarveAddress(*arena, arena->carve_address + kPoolSize);
   }
   if (--arena->free_pool_count == 0) {
     // Wholly allocated: leaves usable_arenas_.
@@ -192,23 +297,19 @@ void* Heap::AllocateFromNewPool(int size_class) {
     if (usable_arenas_ != nullptr) usable_arenas_->prev = nullptr;
   }
 
-  // Link at the front of the class's used list.
-  PoolHeader& sentinel = used_pools_[size_class];
-  pool->next = sentinel.next;
-  pool->prev = &sentinel;
-  sentinel.next->prev = pool;
-  sentinel.next = pool;
-  pool->ref_count = 1;
-
+  pool->ref_count.store(1, std::memory_order_relaxed);
   if (pool->size_class == static_cast<std::uint32_t>(size_class)) {
     // It last held this class: its free list is ready, and holds at least
     // the two blocks carved when the pool was first initialized.
+    LinkFront(pool);
     FreeBlock* block = pool->free_list;
     pool->free_list = ReadLink<true>(block);
     return block;
   }
   const auto block_size = static_cast<std::uint32_t>(BlockSizeOf(size_class));
   pool->size_class = static_cast<std::uint32_t>(size_class);
+  // Linked at the front of the class's used list.
+  LinkFront(pool);
   char* first = reinterpret_cast<char*>(pool) + kPoolOverhead;
   pool->next_offset =
       static_cast<std::uint32_t>(kPoolOverhead) + 2 * block_size;
@@ -219,48 +320,41 @@ void* Heap::AllocateFromNewPool(int size_class) {
 }
 
 ArenaObject* Heap::NewArena() {
-  if (unused_arena_slots_ == nullptr) {
-    // Double the slots. Pools refer to arenas by index, and this runs only
-    // when no arena has a free pool (usable_arenas_ and last_with_free_ are
-    // empty), so no pointer into the old array survives the move.
-    const std::uint32_t slots =
-        arena_slots_ == 0 ? kInitialArenaObjects : arena_slots_ * 2;
-    if (slots <= arena_slots_) return nullptr;
-    // Straight from the C library, not through the raw domain: hooks on raw
-    // (debug, tracing, fault injection) must not see pymalloc's bookkeeping.
-    auto* grown = static_cast<ArenaObject*>(
-        std::realloc(arenas_, sizeof(ArenaObject) * std::size_t{slots}));
-    if (grown == nullptr) return nullptr;
-    arenas_ = grown;
-    for (std::uint32_t i = arena_slots_; i < slots; ++i) {
-      arenas_[i] = ArenaObject{};
-      arenas_[i].next = i + 1 < slots ? &arenas_[i + 1] : nullptr;
-    }
-    unused_arena_slots_ = &arenas_[arena_slots_];
-    arena_slots_ = slots;
-  }
-  ArenaObject* arena = unused_arena_slots_;
   const ArenaAllocator allocator = GetArenaAllocator();
   void* address = allocator.alloc(allocator.ctx, kArenaSize);
   if (address == nullptr) return nullptr;
-  if (!ArenaMap::Global().Register(reinterpret_cast<std::uintptr_t>(address),
-                                   this)) {
+  ArenaObject* arena;
+  {
+    // The arena records change under the map's lock (see
+    // AllocatedBlocksRelaxed()).
+    sync::MutexLock lock(&ArenaMap::Global().lock());
+    if (unused_arena_slots_ == nullptr && !GrowArenaSlotsLocked()) {
+      arena = nullptr;
+    } else if (!ArenaMap::Global().RegisterLocked(
+                   reinterpret_cast<std::uintptr_t>(address), this)) {
+      arena = nullptr;
+    } else {
+      arena = unused_arena_slots_;
+      unused_arena_slots_ = arena->next;
+      arena->address = reinterpret_cast<std::uintptr_t>(address);
+      arena->allocator = allocator;
+      arena->free_pools = nullptr;
+      std::uintptr_t carve = arena->address;
+      arena->free_pool_count = kPoolsPerArena;
+      if (const std::uintptr_t excess = arena->address & (kPoolSize - 1);
+          excess != 0) {
+        --arena->free_pool_count;
+        carve += kPoolSize - excess;
+      }
+      StoreCarveAddress(*arena, carve);
+      arena->total_pool_count = arena->free_pool_count;
+      arena->requested_sizes = nullptr;
+    }
+  }
+  if (arena == nullptr) {
     allocator.free(allocator.ctx, address, kArenaSize);
     return nullptr;
   }
-  unused_arena_slots_ = arena->next;
-  arena->address = reinterpret_cast<std::uintptr_t>(address);
-  arena->allocator = allocator;
-  arena->free_pools = nullptr;
-  arena->carve_address = arena->address;
-  arena->free_pool_count = kPoolsPerArena;
-  if (const std::uintptr_t excess = arena->address & (kPoolSize - 1);
-      excess != 0) {
-    --arena->free_pool_count;
-    arena->carve_address += kPoolSize - excess;
-  }
-  arena->total_pool_count = arena->free_pool_count;
-  arena->requested_sizes = nullptr;
   if (memcheck::Watching()) {
     memcheck::ArenaCreated(address, kArenaSize);
     void* table = mmap(nullptr, kRequestedTableBytes, PROT_READ | PROT_WRITE,
@@ -274,6 +368,28 @@ ArenaObject* Heap::NewArena() {
   ++arenas_allocated_total_;
   if (arenas_current_ > arenas_highwater_) arenas_highwater_ = arenas_current_;
   return arena;
+}
+
+bool Heap::GrowArenaSlotsLocked() {
+  // Double the slots. Pools refer to arenas by index, and this runs only
+  // when no arena has a free pool (usable_arenas_ and last_with_free_ are
+  // empty), so no pointer into the old array survives the move.
+  const std::uint32_t slots =
+      arena_slots_ == 0 ? kInitialArenaObjects : arena_slots_ * 2;
+  if (slots <= arena_slots_) return false;
+  // Straight from the C library, not through the raw domain: hooks on raw
+  // (debug, tracing, fault injection) must not see pymalloc's bookkeeping.
+  auto* grown = static_cast<ArenaObject*>(
+      std::realloc(arenas_, sizeof(ArenaObject) * std::size_t{slots}));
+  if (grown == nullptr) return false;
+  arenas_ = grown;
+  for (std::uint32_t i = arena_slots_; i < slots; ++i) {
+    arenas_[i] = ArenaObject{};
+    arenas_[i].next = i + 1 < slots ? &arenas_[i + 1] : nullptr;
+  }
+  unused_arena_slots_ = &arenas_[arena_slots_];
+  arena_slots_ = slots;
+  return true;
 }
 
 void* Heap::Calloc(std::size_t nelem, std::size_t elsize) {
@@ -299,7 +415,7 @@ void Heap::FreeSlow(void* p, Heap* owner) {
     PushBlock<true>(p);
     return;
   }
-  if (owner != nullptr) {
+  if (owner != nullptr && owner != this) {
     owner->PushRemoteFree(p);
     return;
   }
@@ -309,9 +425,24 @@ void Heap::FreeSlow(void* p, Heap* owner) {
   alloc::Free(Domain::kRaw, p);
 }
 
+void Heap::PoolFreeTransition(PoolHeader* pool) {
+  if (pool->ref_count.load(std::memory_order_relaxed) == 0) {
+    // Emptied. (A full pool, unlinked, holds 31 blocks or more: one free
+    // cannot empty it, so an emptied pool is linked.)
+    PoolBecameEmpty(pool);
+    return;
+  }
+  // The free list was empty. Linked, the pool's free list had run dry
+  // (the next allocation would have carved or unlinked it): it stays where
+  // it is. Unlinked, the pool was full: it goes to the back of its class
+  // list (CPython puts it at the front), so the class keeps allocating
+  // from its current pool, and a refilled pool gathers more free blocks
+  // before it serves again instead of going full after one allocation.
+  if (pool->linked == 0) LinkBack(pool);
+}
+
 void Heap::PoolBecameEmpty(PoolHeader* pool) {
-  pool->prev->next = pool->next;
-  pool->next->prev = pool->prev;
+  Unlink(pool);
   ArenaObject* arena = &arenas_[pool->arena_index];
   pool->next = arena->free_pools;
   arena->free_pools = pool;

@@ -25,19 +25,46 @@
 // A pool is 16 KiB of same-size blocks behind a 48-byte PoolHeader; an
 // arena is 1 MiB carved lazily into 64 pools (63 when the arena's base is
 // not 16 KiB aligned). Within a pool, blocks are carved lazily too: the free
-// list holds freed blocks, and `next_offset` marks the first never-used one.
+// list holds freed blocks and carved ones (up to kCarveBatch at a time, in
+// address order, when the list is empty), and `next_offset` marks the first
+// never-used one.
 //
 // Pool states and transitions:
 //   used:  some blocks allocated, some free. Linked in used_pools_[class]
 //          (a circular doubly-linked list with a sentinel), so allocation
-//          finds it in O(1).
+//          finds it in O(1). current_[class] points at the first one.
 //   full:  every block allocated. In no list. Freeing a block makes it used
-//          again, linked at the front of its class list.
+//          again, linked at the back of its class list (CPython: the
+//          front), so it gathers free blocks before it serves again.
 //   empty: no block allocated. In its arena's free_pools list (singly
 //          linked, LIFO). Allocating takes it again; if it last held the
 //          same size class its free list is reused as is.
 //   used -> full   (last free block allocated)     full -> used  (one freed)
 //   used -> empty  (last allocated block freed)    empty -> used (reused)
+//
+// The fast paths (inline Malloc and Free) do one test each: Malloc pops
+// current_[class]'s free list unless it is empty; Free pushes onto the
+// block's pool unless ArenaMap::Owner(p) is not fast_owner_ (another heap,
+// a raw block, or checked mode). The transitions are the slow paths'. A
+// used pool whose free list runs dry stays first in its list: the next
+// allocation carves more blocks or finds it full and unlinks it; a free
+// into a pool whose free list was empty or that it empties calls
+// PoolFreeTransition(). Under the checkers (checked mode, chosen once per
+// heap), current_ points at the classes' sentinels (empty free lists) and
+// fast_owner_ at no heap, so every call takes the slow paths, which tell
+// the checkers: no flag is tested on the fast paths.
+//
+// Counting. No operation counts blocks heap-wide: each pool's ref_count is
+// the one count, and a heap's pool blocks are their sum over the carved
+// pools, as CPython's _Py_GetAllocatedBlocks() (the guard holder sums
+// directly). Threads without the guard (GlobalAllocatedBlocks(),
+// Runtime::InterpreterAllocatedBlocks()) sum under the ownership map's
+// lock, which the guard holder also takes whenever it adds, moves (arenas_
+// grows) or returns arena records: so the arenas read stay mapped. ref_count
+// is a relaxed atomic written by the guard holder only; carve_address is
+// release-stored after each new pool header. A retired heap (an orphan)
+// counts instead (orphan_pool_blocks_), so that each block coming home does
+// not sum its pools.
 //
 // Arenas: usable_arenas_ lists the arenas with at least one free pool,
 // ordered by ascending free-pool count, so the fullest arena serves first
@@ -87,6 +114,14 @@
 //   one thread frees it, and only under the orphan lock. (HeapLifetimeTest.
 //   LeakedBlocksFreedLaterKeepCountsExactAndFreeArenas.)
 //
+//   Counts without the guard. AllocatedBlocksRelaxed() sums pool counts
+//   under the ownership map's lock (see "Counting" above): the guard
+//   holder takes that lock to add, move or return arena records, so the
+//   walk never reads an unmapped pool header. Lock order: the map's lock
+//   before the registry's (GlobalAllocatedBlocks() takes both).
+//   (CApiHeapTest.ProcessWideCallsWhileInterpretersRun,
+//   PymallocTest.CountsSummedWhileTheOwnerReturnsAnArena.)
+//
 //   Inspection never changes structure. Counts subtract pending remote
 //   frees instead of draining; Stats() and Validate() only read; the
 //   NewArenaObserver runs before any structure change. (HeapLifetimeTest.
@@ -123,8 +158,14 @@
 // INTERPHEAP_MALLOCSTATS).
 //
 // Invariants (checked by Heap::Validate()):
-//   blocks_in_pools_ == sum of ref_count over carved pools of every arena
+//   a carved pool's ref_count + free-list length + never-carved blocks ==
+//     its class's blocks per pool
 //   a pool's ref_count == 0  <=>  it is in its arena's free_pools list
+//   a pool with ref_count > 0 is linked in used_pools_[its class] with a
+//     non-empty free list or with blocks left to carve, or is unlinked and
+//     full; used_pools_[c] holds exactly the linked pools of class c, and
+//     current_[c] is its first pool (its sentinel in checked mode); the
+//     sentinels' free lists are empty
 //   arena.free_pool_count == pools in free_pools + uncarved pools
 //   usable_arenas_ is ascending by free_pool_count, and last_with_free_[k]
 //     is its rightmost arena with k free pools (nullptr when there is none)
@@ -187,18 +228,21 @@ struct FreeBlock {
 
 // The header at the start of every pool.
 struct PoolHeader {
-  FreeBlock* free_list;           // freed blocks, LIFO; nullptr when none
-  PoolHeader* next;               // used_pools_ list, or the arena's free_pools
-  PoolHeader* prev;               // used_pools_ list only
-  std::uint32_t ref_count;        // blocks allocated from this pool
+  FreeBlock* free_list;  // freed or carved blocks, LIFO; nullptr when none
+  PoolHeader* next;      // used_pools_ list, or the arena's free_pools
+  PoolHeader* prev;      // used_pools_ list only
+  // Blocks allocated from this pool. Written only by the heap's guard
+  // holder (a relaxed load and store, no read-modify-write); read relaxed
+  // by AllocatedBlocksRelaxed() from any thread (see "Counting").
+  std::atomic<std::uint32_t> ref_count;
   std::uint32_t next_offset;      // first never-used block
   std::uint32_t max_next_offset;  // kPoolSize - block size
   std::uint32_t arena_index;      // index of the arena in arenas_
   // Written when the pool takes a size class, while no block of it is live;
-  // alone in its 8-byte word so a cross-heap realloc may read it while the
-  // owner updates the fields above.
+  // a field of its own (a memory location apart from the others), so a
+  // cross-heap realloc may read it while the owner updates the others.
   std::uint32_t size_class;
-  std::uint32_t unused;
+  std::uint32_t linked;  // 1 while in used_pools_[size_class]
 };
 static_assert(sizeof(PoolHeader) <= kPoolOverhead);
 
@@ -284,9 +328,15 @@ class Heap {
   // Pool blocks only: exact per heap.
   std::int64_t PoolBlocks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
-  // The same, without the lock: exact when the heap is quiescent, a close
-  // estimate while its interpreter runs. For global counts.
-  std::int64_t AllocatedBlocksRelaxed() const;
+  // The same, without the heap's lock: exact when the heap is quiescent, a
+  // close estimate while its interpreter runs. For global counts. Sums the
+  // pools' counts under the ownership map's lock (see "Counting").
+  std::int64_t AllocatedBlocksRelaxed() const
+      ABSL_LOCKS_EXCLUDED(ArenaMap::Global().lock());
+  // The same, for a caller that already holds the ownership map's lock
+  // (GlobalAllocatedBlocks(): the map's lock comes before the registry's).
+  std::int64_t AllocatedBlocksMapLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(ArenaMap::Global().lock());
 
   // Arenas this heap holds now, readable from any thread (for progress
   // displays; exact when the heap is quiescent).
@@ -299,8 +349,8 @@ class Heap {
     return remote_frees_.load(std::memory_order_relaxed);
   }
 
-  // Frees the blocks other heaps handed back.
-  void DrainRemoteFrees() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Frees the blocks other heaps handed back; returns how many.
+  std::int64_t DrainRemoteFrees() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // What Retire() found.
   struct RetireResult {
@@ -357,6 +407,12 @@ class Heap {
   // nullptr (the default) in production; tests set it to park a thread.
   static void SetRemoteFreeSeamForTesting(RemoteFreeSeam seam);
 
+  // Test-only seam: AllocatedBlocksRelaxed() (and the global counts) call
+  // it for each arena they are about to read, holding the map's lock;
+  // nullptr (the default) in production.
+  using CountSeam = void (*)(std::uintptr_t arena_address);
+  static void SetCountSeamForTesting(CountSeam seam);
+
  private:
   friend void RegisterHeap(Heap* heap);
   friend void UnregisterHeap(Heap* heap);
@@ -383,28 +439,52 @@ class Heap {
   void ReleaseAllArenas() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
 
   // Everything Malloc's and Free's inline fast paths leave out: sizes for
-  // the raw domain, full or empty pools, new pools and arenas, blocks of
-  // other heaps, and the checkers' bookkeeping (alloc/external/memcheck.h).
+  // the raw domain, a class whose current pool has no free block (carving,
+  // full pools, new pools and arenas), blocks of other heaps, and the
+  // checkers' bookkeeping (alloc/external/memcheck.h).
   ABSL_ATTRIBUTE_NOINLINE void* MallocSlow(std::size_t n)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   // `owner` is ArenaMap's answer for p: this heap (under the checkers),
   // another heap, or nullptr.
   ABSL_ATTRIBUTE_NOINLINE void FreeSlow(void* p, Heap* owner)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
-
-  // Takes a block from `pool`, a used pool of `size_class`: carves the next
-  // block when the free list runs out, unlinks the pool when it is full.
-  // kMayBeWatched: the checkers (alloc/external/memcheck.h) may be watching,
-  // so the link word is opened for them around each access; the inline fast
-  // paths (taken only when they are not) use the false instance.
-  template <bool kMayBeWatched>
-  void* PopBlock(PoolHeader* pool, int size_class)
+  // A free found its pool's free list empty (the pool was full, or its
+  // free list ran dry while it stayed linked) or emptied the pool: the
+  // pool state transitions CPython makes on free.
+  ABSL_ATTRIBUTE_NOINLINE void PoolFreeTransition(PoolHeader* pool)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
-  // Gives `p`, one of this heap's pool blocks, back to its pool: a full
-  // pool goes back to the front of its class list, an emptied one to its
-  // arena (PoolBecameEmpty).
+
+  // Takes the first block of `pool`'s free list, which is not empty.
+  // kMayBeWatched: the checkers (alloc/external/memcheck.h) may be
+  // watching, so the link word is opened for them around each access.
+  template <bool kMayBeWatched>
+  static void* PopBlock(PoolHeader* pool);
+  // Gives `p`, one of this heap's pool blocks, back to its pool
+  // (PoolFreeTransition when the pool changes state).
   template <bool kMayBeWatched>
   void PushBlock(void* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Carves up to kCarveBatch never-used blocks of `pool` onto its (empty)
+  // free list; false if the pool has none left (it is full).
+  bool CarveBlocks(PoolHeader* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Links `pool` at the front of its class's used list / unlinks it; both
+  // keep current_ in step.
+  void LinkFront(PoolHeader* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  void LinkBack(PoolHeader* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  void Unlink(PoolHeader* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // current_[c] after used_pools_[c] changed: its first pool, or its
+  // sentinel (whose free list is always empty) in checked mode.
+  void UpdateCurrent(int size_class) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Sum of the carved pools' counts. The guard holder's walk (no lock
+  // needed: only it changes the arenas) and the readers' (the map's lock
+  // keeps arenas from being added, moved or returned during the walk).
+  std::int64_t SumPoolCounts() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  std::int64_t SumPoolCountsMapLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(ArenaMap::Global().lock());
+  static void AddToCount(PoolHeader* pool, std::uint32_t delta) {
+    pool->ref_count.store(
+        pool->ref_count.load(std::memory_order_relaxed) + delta,
+        std::memory_order_relaxed);
+  }
   // A free block's link word, opened for the checkers only while pymalloc
   // reads or writes it.
   template <bool kMayBeWatched>
@@ -432,6 +512,9 @@ class Heap {
   void* AllocateFromNewPool(int size_class)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   ArenaObject* NewArena() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Doubles arenas_ (the arena records move: under the map's lock).
+  bool GrowArenaSlotsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(ArenaMap::Global().lock());
   void PoolBecameEmpty(PoolHeader* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   void* RawFallbackMalloc(std::size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   // Records and counts `p`, a block the raw domain just gave (nullptr
@@ -450,15 +533,30 @@ class Heap {
     return reinterpret_cast<PoolHeader*>(reinterpret_cast<std::uintptr_t>(p) &
                                          ~(kPoolSize - 1));
   }
+  static constexpr std::uint32_t kCarveBatch = 8;
 
+  // The fast paths' fields first, on the heap's first lines.
+  //
+  // current_[c]: the pool class c allocates from: the first pool of
+  // used_pools_[c], or the class's sentinel (an empty free list) when there
+  // is none or in checked mode; so the inline Malloc tests one pointer.
+  PoolHeader* current_[kSizeClassCount] ABSL_GUARDED_BY(*guard_);
+  // What ArenaMap::Owner() returns for this heap's blocks when the inline
+  // Free may take them: `this`, or in checked mode (the checkers watch, or
+  // pools are bypassed) an address no arena has, so every free goes to
+  // FreeSlow with no flag tested.
+  const Heap* fast_owner_;
   // The owning interpreter's lock; OrphanLock() once the heap is an orphan
   // (switched by Retire(), which holds both: the heap is quiescent).
   sync::Mutex* guard_;
   const std::int64_t owner_id_;
   const std::uint64_t serial_;
   const std::uint64_t cycle_;
+  // True unless memcheck::FastPathsOff() when the heap was made.
+  const bool fast_paths_;
 
   // used_pools_[c]: sentinel of the circular list of used pools of class c.
+  // The sentinels' free lists stay empty (current_ may point at them).
   PoolHeader used_pools_[kSizeClassCount] ABSL_GUARDED_BY(*guard_);
   ArenaObject* arenas_ ABSL_GUARDED_BY(*guard_) = nullptr;
   std::uint32_t arena_slots_ ABSL_GUARDED_BY(*guard_) = 0;
@@ -470,9 +568,11 @@ class Heap {
   std::size_t arenas_allocated_total_ ABSL_GUARDED_BY(*guard_) = 0;
   std::size_t arenas_highwater_ ABSL_GUARDED_BY(*guard_) = 0;
 
+  // An orphan's live pool blocks (set by Retire(), lowered as they come
+  // home), so that each free into an orphan does not sum its pools.
+  std::int64_t orphan_pool_blocks_ ABSL_GUARDED_BY(*guard_) = 0;
   // Written only under the guard (plain load + store, no read-modify-write
   // needed); read relaxed by AllocatedBlocksRelaxed() from any thread.
-  std::atomic<std::int64_t> blocks_in_pools_{0};
   std::atomic<std::int64_t> raw_blocks_{0};
   // A copy of arenas_current_ for readers without the guard.
   std::atomic<std::size_t> arenas_current_for_readers_{0};
@@ -494,39 +594,23 @@ class Heap {
 };
 
 // The common paths, inline so that the allocator entry points hold them:
-// a block from a used pool, a block back into its pool. New pools and
-// arenas, the raw domain, other heaps' blocks and emptied pools are the
-// out-of-line slow paths'.
+// a block from the class's current pool, a block back into its pool. One
+// test each (plus the ownership compare on free); carving, full, refilled
+// and emptied pools, new pools and arenas, the raw domain, other heaps'
+// blocks and the checkers are the out-of-line slow paths'.
 template <bool kMayBeWatched>
-inline void* Heap::PopBlock(PoolHeader* pool, int size_class) {
+inline void* Heap::PopBlock(PoolHeader* pool) {
   FreeBlock* block = pool->free_list;
-  ++pool->ref_count;
-  FreeBlock* next = ReadLink<kMayBeWatched>(block);
-  if (ABSL_PREDICT_FALSE(next == nullptr)) {
-    if (pool->next_offset <= pool->max_next_offset) {
-      // Carve the next never-used block.
-      next = reinterpret_cast<FreeBlock*>(reinterpret_cast<char*>(pool) +
-                                          pool->next_offset);
-      pool->next_offset += static_cast<std::uint32_t>(BlockSizeOf(size_class));
-      WriteLink<kMayBeWatched>(next, nullptr);
-    } else {
-      // Full: unlink from the used list.
-      pool->prev->next = pool->next;
-      pool->next->prev = pool->prev;
-    }
-  }
-  pool->free_list = next;
-  GuardedAdd(blocks_in_pools_, 1);
+  pool->free_list = ReadLink<kMayBeWatched>(block);
+  AddToCount(pool, 1);
   return block;
 }
 
 inline void* Heap::Malloc(std::size_t n) {
-  if (ABSL_PREDICT_TRUE(n - 1 < kSmallRequestThreshold &&
-                        !memcheck::FastPathsOff())) {
-    const int size_class = SizeClassOf(n);
-    PoolHeader* pool = used_pools_[size_class].next;
-    if (ABSL_PREDICT_TRUE(pool != &used_pools_[size_class])) {
-      return PopBlock<false>(pool, size_class);
+  if (ABSL_PREDICT_TRUE(n - 1 < kSmallRequestThreshold)) {
+    PoolHeader* pool = current_[SizeClassOf(n)];
+    if (ABSL_PREDICT_TRUE(pool->free_list != nullptr)) {
+      return PopBlock<false>(pool);
     }
   }
   return MallocSlow(n);
@@ -539,24 +623,17 @@ inline void Heap::PushBlock(void* p) {
   FreeBlock* last_free = pool->free_list;
   WriteLink<kMayBeWatched>(block, last_free);
   pool->free_list = block;
-  --pool->ref_count;
-  GuardedAdd(blocks_in_pools_, -1);
-  if (ABSL_PREDICT_FALSE(last_free == nullptr)) {
-    // It was full: back at the front of its class list. (A pool of 31 or
-    // more blocks cannot go from full to empty in one free.)
-    PoolHeader& sentinel = used_pools_[pool->size_class];
-    pool->next = sentinel.next;
-    pool->prev = &sentinel;
-    sentinel.next->prev = pool;
-    sentinel.next = pool;
-    return;
+  const std::uint32_t count =
+      pool->ref_count.load(std::memory_order_relaxed) - 1;
+  pool->ref_count.store(count, std::memory_order_relaxed);
+  if (ABSL_PREDICT_FALSE(last_free == nullptr || count == 0)) {
+    PoolFreeTransition(pool);
   }
-  if (ABSL_PREDICT_FALSE(pool->ref_count == 0)) PoolBecameEmpty(pool);
 }
 
 inline void Heap::Free(void* p) {
   Heap* owner = ArenaMap::Global().Owner(p);  // nullptr for nullptr
-  if (ABSL_PREDICT_TRUE(owner == this && !memcheck::FastPathsOff())) {
+  if (ABSL_PREDICT_TRUE(owner == fast_owner_)) {
     PushBlock<false>(p);
     return;
   }

@@ -78,7 +78,7 @@ void Heap::LeaveRemoteFree() {
   ReclaimIfEmptyLocked(this);
 }
 
-void Heap::DrainRemoteFrees() {
+std::int64_t Heap::DrainRemoteFrees() {
   FreeBlock* block =
       remote_free_head_.exchange(nullptr, std::memory_order_acquire);
   std::int64_t drained = 0;
@@ -91,6 +91,7 @@ void Heap::DrainRemoteFrees() {
   if (drained != 0) {
     remote_pending_.fetch_sub(drained, std::memory_order_relaxed);
   }
+  return drained;
 }
 
 Heap::RetireResult Heap::Retire(Heap* heap) {
@@ -105,9 +106,12 @@ Heap::RetireResult Heap::Retire(Heap* heap) {
   heap->DrainRemoteFrees();
   AddRetiredRawBlocks(heap->raw_blocks_.load(std::memory_order_relaxed));
   heap->raw_blocks_.store(0, std::memory_order_relaxed);
+  // From here on the heap's pool blocks are counted, not summed: each
+  // block coming home lowers the count (ReclaimIfEmptyLocked()).
+  heap->orphan_pool_blocks_ = heap->SumPoolCounts();
   // Blocks counted but not yet published are being freed, not leaked.
   const std::int64_t leaked =
-      heap->blocks_in_pools_.load(std::memory_order_relaxed) -
+      heap->orphan_pool_blocks_ -
       heap->remote_pending_.load(std::memory_order_relaxed);
   ReclaimIfEmptyLocked(heap);
   return {leaked};
@@ -115,8 +119,8 @@ Heap::RetireResult Heap::Retire(Heap* heap) {
 
 bool Heap::ReclaimIfEmptyLocked(Heap* heap) {
   heap->guard().AssumeHeld();
-  heap->DrainRemoteFrees();
-  if (heap->blocks_in_pools_.load(std::memory_order_relaxed) != 0 ||
+  heap->orphan_pool_blocks_ -= heap->DrainRemoteFrees();
+  if (heap->orphan_pool_blocks_ != 0 ||
       heap->push_state_.load(std::memory_order_acquire) != kOrphaned) {
     return false;
   }

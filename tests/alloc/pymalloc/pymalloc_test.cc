@@ -4,6 +4,7 @@
 #include "alloc/pymalloc/pymalloc.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -193,6 +194,86 @@ TEST_F(PymallocTest, EmptyArenasAreReleasedExceptTheLast) {
   ASSERT_TRUE(Runtime::Get().DestroyInterpreter(interp_).ok());
   interp_ = nullptr;
   EXPECT_EQ(arenas_->live(), 0);
+}
+
+// A count summed without the heap's lock (another thread's
+// GlobalAllocatedBlocks) reads pool headers of arenas the owner may return
+// at any time. The reader parks inside its walk, about to read an arena
+// whose last block the owner then frees: the owner cannot return the arena
+// (unmap it) until the reader is done, and both counts are exact.
+struct ParkedCount {
+  std::atomic<std::uintptr_t> arena{0};
+  std::atomic<bool> parked{false};
+  std::atomic<bool> go{false};
+};
+ParkedCount* parked_count = nullptr;
+
+void ParkAtArena(std::uintptr_t arena_address) {
+  if (arena_address != parked_count->arena.load()) return;
+  parked_count->parked.store(true);
+  while (!parked_count->go.load()) std::this_thread::yield();
+}
+
+TEST_F(PymallocTest, CountsSummedWhileTheOwnerReturnsAnArena) {
+  std::vector<void*> blocks = FillArenas(3);
+  // The other arenas empty first (one of them is kept, as the last wholly
+  // free arena), then `last`'s arena but for `last`: freeing it returns
+  // the arena, which is not the last usable one.
+  void* last = blocks.front();
+  const std::size_t per_arena = 64 * 31;
+  for (std::size_t i = per_arena; i < blocks.size(); ++i) {
+    Free(Domain::kObj, blocks[i]);
+  }
+  for (std::size_t i = 1; i < per_arena; ++i) Free(Domain::kObj, blocks[i]);
+  ASSERT_EQ(arenas_->live(), 2) << "last's arena and the kept empty one";
+  ExpectValid();
+  const std::int64_t before = GlobalAllocatedBlocks();
+  const int frees_before = arenas_->frees.load();
+  ASSERT_TRUE(ThreadState::Detach().ok());
+
+  ParkedCount park;
+  parked_count = &park;
+  // The address of the arena holding `last` (fake arenas need not be 1 MiB
+  // aligned), learnt through the seam on a first, unparked count.
+  static std::uintptr_t target = 0;
+  static std::atomic<std::uintptr_t> found{0};
+  target = reinterpret_cast<std::uintptr_t>(last);
+  found.store(0);
+  Heap::SetCountSeamForTesting([](std::uintptr_t a) {
+    if (a <= target && target - a < kArenaSize) found.store(a);
+  });
+  EXPECT_EQ(GlobalAllocatedBlocks(), before);
+  ASSERT_NE(found.load(), 0u);
+  park.arena.store(found.load());
+  Heap::SetCountSeamForTesting(ParkAtArena);
+
+  std::int64_t counted = -1;
+  std::thread reader([&] { counted = GlobalAllocatedBlocks(); });
+  while (!park.parked.load()) std::this_thread::yield();
+  std::atomic<bool> freed{false};
+  std::thread owner([&] {
+    ASSERT_TRUE(ThreadState::Attach(interp_).ok());
+    Free(Domain::kObj, last);  // empties and returns the arena
+    ASSERT_TRUE(ThreadState::Detach().ok());
+    freed.store(true);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(freed.load())
+      << "the owner returned an arena while a count was reading it";
+  EXPECT_EQ(arenas_->frees.load(), frees_before);
+  park.go.store(true);
+  reader.join();
+  owner.join();
+  Heap::SetCountSeamForTesting(nullptr);
+  parked_count = nullptr;
+
+  // The reader saw `last` live or already freed (the owner lowers its
+  // pool's count before it returns the arena), never anything else.
+  EXPECT_TRUE(counted == before || counted == before - 1) << counted;
+  EXPECT_EQ(GlobalAllocatedBlocks(), before - 1);
+  EXPECT_EQ(arenas_->frees.load(), frees_before + 1);
+  ASSERT_TRUE(ThreadState::Attach(interp_).ok());
+  ExpectValid();
 }
 
 TEST_F(PymallocTest, NewPoolsComeFromTheFullestArena) {
