@@ -11,6 +11,7 @@
 #include "absl/base/optimization.h"
 #include "alloc/domain.h"
 #include "alloc/fatal.h"
+#include "alloc/hooks/debug_hooks.h"
 #include "alloc/pymalloc/pymalloc.h"
 #include "alloc/pymalloc/pymalloc_allocator.h"
 #include "interp/runtime.h"
@@ -238,7 +239,16 @@ absl::StatusOr<interp::Interpreter*> CreateHostInterpreter() {
   return interp::Runtime::Get().CreateInterpreter(config);
 }
 
+// 3.11's debug-hook lock check: CPython's own (_PyMem_DebugMalloc calls
+// PyGILState_Check()). Every mem/obj call runs on the host heap, whose lock
+// predicate (MainGilHeld) answers exactly this: asking it directly saves the
+// walk through the current heap's lock to it, three calls per mem/obj call.
+[[maybe_unused]] static bool GilHeld() { return PyGILState_Check() != 0; }
+
 void InstallCPythonAllocators(interp::Interpreter* host) {
+  if constexpr (!compat::kPerInterpreterGil) {
+    alloc::SetLockHeldPredicate(&GilHeld);
+  }
   host_heap.store(&host->heap(), std::memory_order_release);
   host_interpreter.store(host, std::memory_order_release);
   if constexpr (compat::kPerInterpreterGil) {
