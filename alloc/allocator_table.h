@@ -268,6 +268,20 @@ class AllocatorTable {
         top_[static_cast<int>(domain)].load(std::memory_order_acquire));
   }
 
+  // The top word of `domain`: its outermost slot and that slot's generation
+  // (one load). Equal words name the same layer with the same contents
+  // (generations only grow), so a caller may remember a word whose layer it
+  // validated (Load()) and compare it later instead of reading the layer.
+  std::uint64_t TopWord(Domain domain) const noexcept {
+    return top_[static_cast<int>(domain)].load(std::memory_order_acquire);
+  }
+
+  // Copies the layer `word` (a TopWord()) names into *out, read at that
+  // word's generation; false if its slot holds another generation now.
+  bool ReadWord(std::uint64_t word, Allocator* out) const noexcept {
+    return SlotOf(word)->ReadAt(static_cast<std::uint32_t>(word >> 32), out);
+  }
+
   // Number of hooks above the base allocator of `domain`.
   int HookCount(Domain domain) const ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -88,10 +88,10 @@ class DebugBlockSet {
   // leaf (or p cannot have a cell).
   ABSL_ATTRIBUTE_ALWAYS_INLINE Cell* CellFor(const void* p) const {
     const auto address = reinterpret_cast<std::uintptr_t>(p);
-    if (ABSL_PREDICT_FALSE((address & (kGranule - 1)) != 0 ||
-                           (address >> kAddressBits) != 0)) {
-      return nullptr;
-    }
+    // Unaligned, or beyond 47 bits: no cell (one test).
+    constexpr std::uintptr_t kNoCell =
+        ~((std::uintptr_t{1} << kAddressBits) - 1) | (kGranule - 1);
+    if (ABSL_PREDICT_FALSE((address & kNoCell) != 0)) return nullptr;
     const Mid* mid = top_[address >> kTopShift].load(std::memory_order_acquire);
     if (ABSL_PREDICT_FALSE(mid == nullptr)) return nullptr;
     Leaf* leaf = mid->leaves[(address >> kMidShift) & (kMidFanout - 1)].load(
@@ -99,12 +99,22 @@ class DebugBlockSet {
     if (ABSL_PREDICT_FALSE(leaf == nullptr)) return nullptr;
     return &leaf->cells[(address >> kGranuleShift) & (kLeafCells - 1)];
   }
+  // A cell's value.
+  static std::uint8_t Pack(DebugBlockState state, bool has_serial) {
+    return static_cast<std::uint8_t>(static_cast<std::uint8_t>(state) |
+                                     (has_serial ? kSerialBit : 0));
+  }
   static DebugBlockInfo Unpack(std::uint8_t value) {
     return {static_cast<DebugBlockState>(value & 3), (value & kSerialBit) != 0};
   }
   // Marks the block of `cell` freed if it is live; what it was before.
+  // `seen`: the value the caller loaded (one compare-exchange when it is
+  // still there).
   static DebugBlockInfo TakeLive(Cell* cell) {
-    std::uint8_t value = cell->load(std::memory_order_relaxed);
+    return TakeLive(cell, cell->load(std::memory_order_relaxed));
+  }
+  static DebugBlockInfo TakeLive(Cell* cell, std::uint8_t seen) {
+    std::uint8_t value = seen;
     for (;;) {
       if (Unpack(value).state != DebugBlockState::kLive) return Unpack(value);
       const std::uint8_t freed = static_cast<std::uint8_t>(
@@ -145,11 +155,6 @@ class DebugBlockSet {
   struct Mid {
     std::atomic<Leaf*> leaves[kMidFanout];
   };
-
-  static std::uint8_t Pack(DebugBlockState state, bool has_serial) {
-    return static_cast<std::uint8_t>(static_cast<std::uint8_t>(state) |
-                                     (has_serial ? kSerialBit : 0));
-  }
 
   // Maps the leaf (and mid) of `p` if needed; its cell, or nullptr.
   Cell* MakeCell(const void* p) ABSL_LOCKS_EXCLUDED(make_mu_);

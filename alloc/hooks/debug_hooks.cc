@@ -176,11 +176,14 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline DebugBlockSet::Cell* CheckLive(
 // Marks the live block of `cell` freed. Another thread freeing the same
 // block at the same time (a double free racing this one) finds it marked:
 // exactly one of the two goes on, the other dies here.
+// `block` is what CheckLive saw.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void MarkFreed(const char* function,
                                                    DebugBlockSet::Cell* cell,
+                                                   const DebugBlockInfo& block,
                                                    const void* p,
                                                    bool realloc) {
-  const DebugBlockInfo before = DebugBlockSet::TakeLive(cell);
+  const DebugBlockInfo before = DebugBlockSet::TakeLive(
+      cell, DebugBlockSet::Pack(DebugBlockState::kLive, block.has_serial));
   if (ABSL_PREDICT_FALSE(before.state != DebugBlockState::kLive)) {
     DieNotLive(function, p, before, realloc);
   }
@@ -368,7 +371,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void* RawMalloc(DebugContext* ctx,
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void FreeChecked(
     const char* function, DebugContext* ctx, void* p,
     const DebugBlockInfo& block, DebugBlockSet::Cell* cell) {
-  MarkFreed(function, cell, p, /*realloc=*/false);
+  MarkFreed(function, cell, block, p, /*realloc=*/false);
   auto* q = static_cast<unsigned char*>(p) - 2 * S;
   const std::size_t n = ReadBigEndian(q);
   std::memset(q, kDeadByte, n + ExtraBytes(block));
@@ -416,7 +419,7 @@ void* ReallocChecked(const char* function, DebugContext* ctx, void* p,
 
   // The old address stops being live before the wrapped realloc may give it
   // to another thread; a failed realloc makes it live again below.
-  MarkFreed(function, cell, p, /*realloc=*/true);
+  MarkFreed(function, cell, block, p, /*realloc=*/true);
   auto* resized = static_cast<unsigned char*>(
       BelowRealloc(ctx, head, n + ExtraBytes(with_serial)));
   const std::size_t new_n = resized == nullptr ? old_n : n;
