@@ -163,13 +163,15 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline alloc::Heap* BindThread() {
 // (AllocatorTable::TopWord(): slot and generation; equal words name the same
 // layer contents, forever). Each domain remembers the last word it found to
 // be pymalloc itself (no hook: the default configuration) and the last it
-// found to be the debug hook (the *_debug configurations), so that a call
+// found to be the debug hook over pymalloc (pymalloc_debug), so that a call
 // compares one word instead of reading the layer:
 //   pymalloc    the bound heap's inline fast path, which is exactly what
 //               that layer would do with that heap current, minus one
 //               indirect call and the layer's validated read;
-//   debug hook  the hook itself (its functions and ctx are constants);
-//   anything    else (tracemalloc, fault injection, malloc, mimalloc, a word
+//   debug hook  the hook itself, in its form that calls the heap's inline
+//               paths without asking its link (DebugHookOverPymalloc());
+//   anything    else (tracemalloc, fault injection, malloc, malloc_debug, a
+//   word
 //               not seen yet): the domain call, which reads the layer, and
 //               the words are learned on the way.
 // A stale remembered word only costs the slow path. ~0: no word yet (slot
@@ -193,7 +195,13 @@ ABSL_ATTRIBUTE_NOINLINE Top LearnTop(std::uint64_t word) {
     pymalloc_word[k].store(word, std::memory_order_relaxed);
     return Top::kPymalloc;
   }
-  if (alloc::SameAllocator(layer, alloc::DebugHook(kDomain))) {
+  // The debug hook over pymalloc (pymalloc_debug). A hook layer is interned
+  // with the layer it wraps, so while `word` is the top the hook's link
+  // names that layer: read the link, then check the top is still `word`.
+  if (alloc::SameAllocator(layer, alloc::DebugHook(kDomain)) &&
+      alloc::DebugHookLink(kDomain)->BelowFreeIs(
+          alloc::kPymallocAllocator.free) &&
+      alloc::AllocatorTable::Global().TopWord(kDomain) == word) {
     debug_hook_word[k].store(word, std::memory_order_relaxed);
     return Top::kDebugHook;
   }
@@ -221,7 +229,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Top OtherTop(std::uint64_t word) {
   return LearnTop<kDomain>(word);
 }
 
-// The debug hook of each mem/obj domain (constants: DebugHook()).
+// The debug hook of each mem/obj domain, in its form for a caller that
+// knows it wraps pymalloc (constants: DebugHookOverPymalloc()).
 alloc::Allocator debug_hook[alloc::kDomainCount];
 
 void* RawMalloc(void*, std::size_t n) {
@@ -359,7 +368,7 @@ void InstallCPythonAllocators(interp::Interpreter* host) {
     alloc::SetLockHeldPredicate(&GilHeld);
   }
   for (alloc::Domain domain : alloc::kAllDomains) {
-    debug_hook[static_cast<int>(domain)] = alloc::DebugHook(domain);
+    debug_hook[static_cast<int>(domain)] = alloc::DebugHookOverPymalloc(domain);
   }
   host_heap.store(&host->heap(), std::memory_order_release);
   host_interpreter.store(host, std::memory_order_release);

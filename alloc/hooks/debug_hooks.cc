@@ -303,7 +303,11 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void CheckOwner(const char* function,
 // *_debug configurations) call the current heap's inline paths, which is
 // what pymalloc's entry points would do, minus reading the whole layer and
 // one indirect call; anything else goes through the link.
+// kKnownPymalloc: the caller knows the layer below is pymalloc for this
+// call (DebugHookOverPymalloc()).
+template <bool kKnownPymalloc = false>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Heap* PymallocBelow(DebugContext* ctx) {
+  if constexpr (kKnownPymalloc) return CurrentHeap();
   if (ctx->domain == Domain::kRaw ||
       !ctx->wrapped.BelowFreeIs(kPymallocAllocator.free)) {
     return nullptr;
@@ -313,9 +317,11 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Heap* PymallocBelow(DebugContext* ctx) {
   return CurrentHeap();
 }
 
+template <bool kKnownPymalloc = false>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void* BelowMalloc(DebugContext* ctx,
                                                       std::size_t n) {
-  if (Heap* heap = PymallocBelow(ctx); ABSL_PREDICT_TRUE(heap != nullptr)) {
+  if (Heap* heap = PymallocBelow<kKnownPymalloc>(ctx);
+      ABSL_PREDICT_TRUE(heap != nullptr)) {
     heap->guard().AssumeHeld();
     return heap->Malloc(n);
   }
@@ -339,8 +345,9 @@ void* BelowRealloc(DebugContext* ctx, void* p, std::size_t n) {
   return LinkedRealloc(ctx->wrapped, p, n);
 }
 
+template <bool kKnownPymalloc = false>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void BelowFree(DebugContext* ctx, void* p) {
-  if (Heap* heap = PymallocBelow(ctx);
+  if (Heap* heap = PymallocBelow<kKnownPymalloc>(ctx);
       ABSL_PREDICT_TRUE(heap != nullptr && p != nullptr)) {
     heap->guard().AssumeHeld();
     return heap->Free(p);
@@ -348,6 +355,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void BelowFree(DebugContext* ctx, void* p) {
   LinkedFree(ctx->wrapped, p);
 }
 
+template <bool kKnownPymalloc = false>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void* RawMalloc(DebugContext* ctx,
                                                     std::size_t n,
                                                     bool zeroed) {
@@ -355,12 +363,13 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void* RawMalloc(DebugContext* ctx,
   const std::size_t extra = ExtraBytes(with_serial);
   if (n > static_cast<std::size_t>(PTRDIFF_MAX) - extra) return nullptr;
   const std::size_t total = n + extra;
-  auto* q = static_cast<unsigned char*>(zeroed ? BelowCalloc(ctx, total)
-                                               : BelowMalloc(ctx, total));
+  auto* q = static_cast<unsigned char*>(
+      zeroed ? BelowCalloc(ctx, total)
+             : BelowMalloc<kKnownPymalloc>(ctx, total));
   if (q == nullptr) return nullptr;
   Decorate(q, n, ctx->api_id, with_serial);
   if (!DebugBlockSet::Global().AddLive(q + 2 * S, with_serial)) {
-    BelowFree(ctx, q);  // no record, no block
+    BelowFree<kKnownPymalloc>(ctx, q);  // no record, no block
     return nullptr;
   }
   if (!zeroed && n > 0) std::memset(q + 2 * S, kCleanByte, n);
@@ -368,6 +377,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void* RawMalloc(DebugContext* ctx,
 }
 
 // `cell` is CheckLive's answer for p.
+template <bool kKnownPymalloc = false>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void FreeChecked(
     const char* function, DebugContext* ctx, void* p,
     const DebugBlockInfo& block, DebugBlockSet::Cell* cell) {
@@ -375,7 +385,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void FreeChecked(
   auto* q = static_cast<unsigned char*>(p) - 2 * S;
   const std::size_t n = ReadBigEndian(q);
   std::memset(q, kDeadByte, n + ExtraBytes(block));
-  BelowFree(ctx, q);
+  BelowFree<kKnownPymalloc>(ctx, q);
 }
 
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void RawFree(DebugContext* ctx, void* p) {
@@ -501,9 +511,10 @@ void* DebugRawRealloc(void* ctx, void* p, std::size_t n) {
 void DebugRawFree(void* ctx, void* p) { RawFree(Ctx(ctx), p); }
 
 // Mem and obj hooks: the lock check first, even for free(NULL).
+template <bool kKnownPymalloc>
 void* DebugMalloc(void* ctx, std::size_t n) {
   CheckLock("_PyMem_DebugMalloc");
-  return RawMalloc(Ctx(ctx), n, false);
+  return RawMalloc<kKnownPymalloc>(Ctx(ctx), n, false);
 }
 void* DebugCalloc(void* ctx, std::size_t nelem, std::size_t elsize) {
   CheckLock("_PyMem_DebugCalloc");
@@ -520,16 +531,17 @@ void* DebugRealloc(void* ctx, void* p, std::size_t n) {
   CheckOwner("_PyMem_DebugRealloc", p);
   return ReallocChecked("_PyMem_DebugRealloc", Ctx(ctx), p, n, block, cell);
 }
+template <bool kKnownPymalloc>
 void DebugFree(void* ctx, void* p) {
   CheckLock("_PyMem_DebugFree");
   if (p == nullptr) return;
   DebugBlockInfo block;
   DebugBlockSet::Cell* cell = CheckLive("_PyMem_DebugFree", Ctx(ctx), p,
                                         /*realloc=*/false, &block);
-  if (cell == nullptr) return BelowFree(Ctx(ctx), p);
+  if (cell == nullptr) return BelowFree<kKnownPymalloc>(Ctx(ctx), p);
   CheckAddress("_PyMem_DebugRawFree", Ctx(ctx)->api_id, p);
   CheckOwner("_PyMem_DebugFree", p);
-  FreeChecked("_PyMem_DebugFree", Ctx(ctx), p, block, cell);
+  FreeChecked<kKnownPymalloc>("_PyMem_DebugFree", Ctx(ctx), p, block, cell);
 }
 
 }  // namespace
@@ -548,7 +560,13 @@ ih_allocator_t DebugHook(Domain domain) {
   if (domain == Domain::kRaw) {
     return {ctx, DebugRawMalloc, DebugRawCalloc, DebugRawRealloc, DebugRawFree};
   }
-  return {ctx, DebugMalloc, DebugCalloc, DebugRealloc, DebugFree};
+  return {ctx, DebugMalloc<false>, DebugCalloc, DebugRealloc, DebugFree<false>};
+}
+
+ih_allocator_t DebugHookOverPymalloc(Domain domain) {
+  if (domain == Domain::kRaw) return DebugHook(domain);
+  return {&contexts[static_cast<int>(domain)], DebugMalloc<true>, DebugCalloc,
+          DebugRealloc, DebugFree<true>};
 }
 
 HookLink* DebugHookLink(Domain domain) {
@@ -556,7 +574,9 @@ HookLink* DebugHookLink(Domain domain) {
 }
 
 bool IsDebugHook(const ih_allocator_t& allocator) {
-  return allocator.malloc == DebugRawMalloc || allocator.malloc == DebugMalloc;
+  return allocator.malloc == DebugRawMalloc ||
+         allocator.malloc == DebugMalloc<false> ||
+         allocator.malloc == DebugMalloc<true>;
 }
 
 void SetDebugHookOptions(const DebugHookOptions& options) {

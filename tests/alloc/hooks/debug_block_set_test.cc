@@ -52,11 +52,9 @@ TEST(DebugBlockSetTest, SecondTakeOfOneBlockSeesItFreed) {
   DebugBlockSet::Cell* cell = Set().CellFor(p);
   ASSERT_NE(cell, nullptr);
   const std::uint8_t seen = cell->load();
-  EXPECT_EQ(DebugBlockSet::TakeLive(cell, seen).state,
-            DebugBlockState::kLive);
+  EXPECT_EQ(DebugBlockSet::TakeLive(cell, seen).state, DebugBlockState::kLive);
   // The loser read the same live value before the winner marked it.
-  EXPECT_EQ(DebugBlockSet::TakeLive(cell, seen).state,
-            DebugBlockState::kFreed);
+  EXPECT_EQ(DebugBlockSet::TakeLive(cell, seen).state, DebugBlockState::kFreed);
 }
 
 TEST(DebugBlockSetTest, OnlyABlocksStartIsRecorded) {
@@ -81,9 +79,9 @@ TEST(DebugBlockSetTest, UnrecordablePointersAreRefused) {
 
 // Addresses far apart land in different leaves and mids; each keeps its own.
 TEST(DebugBlockSetTest, DistantAddressesKeepTheirOwnState) {
-  const std::uintptr_t addresses[] = {
-      0x10000, kBase + 0x80000, kBase + (std::uintptr_t{1} << 33),
-      (std::uintptr_t{1} << 47) - 8};
+  const std::uintptr_t addresses[] = {0x10000, kBase + 0x80000,
+                                      kBase + (std::uintptr_t{1} << 33),
+                                      (std::uintptr_t{1} << 47) - 8};
   for (std::uintptr_t a : addresses) ASSERT_TRUE(Set().AddLive(At(a), false));
   EXPECT_EQ(Set().TakeLive(At(addresses[1])).state, DebugBlockState::kLive);
   EXPECT_EQ(Set().Lookup(At(addresses[0])).state, DebugBlockState::kLive);
