@@ -96,6 +96,7 @@ class alignas(64) AllocatorLayer {
 
  private:
   friend class AllocatorTable;
+  friend class HookLink;
 
   void CopyTo(Allocator* out) const noexcept {
     out->ctx = ctx_.load(std::memory_order_acquire);
@@ -142,6 +143,14 @@ class HookLink {
   Allocator Load() const noexcept {
     return Load([] {});
   }
+
+  // True if the layer the hook wraps is, now, an allocator whose free
+  // function is `free_fn` (a hook that calls a known allocator's inline
+  // path instead: the debug hooks over pymalloc). False whenever Load()
+  // would not return that layer (its slot reused, or being rewritten).
+  // Lock-free; reads three words.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool BelowFreeIs(
+      decltype(Allocator::free) free_fn) const noexcept;
 
   Domain domain() const noexcept { return domain_; }
 
@@ -257,6 +266,20 @@ class AllocatorTable {
   const AllocatorLayer* top(Domain domain) const noexcept {
     return SlotOf(
         top_[static_cast<int>(domain)].load(std::memory_order_acquire));
+  }
+
+  // The top word of `domain`: its outermost slot and that slot's generation
+  // (one load). Equal words name the same layer with the same contents
+  // (generations only grow), so a caller may remember a word whose layer it
+  // validated (Load()) and compare it later instead of reading the layer.
+  std::uint64_t TopWord(Domain domain) const noexcept {
+    return top_[static_cast<int>(domain)].load(std::memory_order_acquire);
+  }
+
+  // Copies the layer `word` (a TopWord()) names into *out, read at that
+  // word's generation; false if its slot holds another generation now.
+  bool ReadWord(std::uint64_t word, Allocator* out) const noexcept {
+    return SlotOf(word)->ReadAt(static_cast<std::uint32_t>(word >> 32), out);
   }
 
   // Number of hooks above the base allocator of `domain`.
@@ -419,6 +442,21 @@ Allocator HookLink::Load(Pause pause) const noexcept {
       return table->Load(domain_);
     }
   }
+}
+
+inline bool HookLink::BelowFreeIs(
+    decltype(Allocator::free) free_fn) const noexcept {
+  const AllocatorTable* table = table_.load(std::memory_order_acquire);
+  if (ABSL_PREDICT_FALSE(table == nullptr)) return false;  // never wrapped
+  const std::uint64_t below = below_.load(std::memory_order_acquire);
+  const AllocatorLayer& layer = table->layers_[below & 0xFFFFFFFFu];
+  // The generation first (acquire keeps the function load after it), then
+  // again: unchanged, the function is the one of that generation.
+  const auto generation = static_cast<std::uint32_t>(below >> 32);
+  if (ABSL_PREDICT_FALSE(layer.generation() != generation)) return false;
+  const bool same = layer.free_.load(std::memory_order_acquire) == free_fn;
+  return same &&
+         layer.generation_.load(std::memory_order_relaxed) == generation;
 }
 
 }  // namespace interpheap::alloc

@@ -1,6 +1,7 @@
 #include "pyhost/host_allocator.h"
 
 #include <Python.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <cstddef>
@@ -11,6 +12,7 @@
 #include "absl/base/optimization.h"
 #include "alloc/domain.h"
 #include "alloc/fatal.h"
+#include "alloc/hooks/debug_hooks.h"
 #include "alloc/pymalloc/pymalloc.h"
 #include "alloc/pymalloc/pymalloc_allocator.h"
 #include "interp/runtime.h"
@@ -157,15 +159,79 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline alloc::Heap* BindThread() {
   return heap;
 }
 
-// The domain's outermost layer, when it is pymalloc itself (no hook, the
-// default configuration): the call then goes straight to the bound heap's
-// inline fast path, which is exactly what that layer would do with that
-// heap current, minus one indirect call. Anything else (debug hooks,
-// tracemalloc, malloc, mimalloc) goes through the layer.
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool TopIsPymalloc(
-    const alloc::AllocatorLayer* layer) {
-  return layer->free_function() == alloc::kPymallocAllocator.free;
+// What the domain's outermost layer is, known by its top word
+// (AllocatorTable::TopWord(): slot and generation; equal words name the same
+// layer contents, forever). Each domain remembers the last word it found to
+// be pymalloc itself (no hook: the default configuration) and the last it
+// found to be the debug hook over pymalloc (pymalloc_debug), so that a call
+// compares one word instead of reading the layer:
+//   pymalloc    the bound heap's inline fast path, which is exactly what
+//               that layer would do with that heap current, minus one
+//               indirect call and the layer's validated read;
+//   debug hook  the hook itself, in its form that calls the heap's inline
+//               paths without asking its link (DebugHookOverPymalloc());
+//   anything    else (tracemalloc, fault injection, malloc, malloc_debug, a
+//   word
+//               not seen yet): the domain call, which reads the layer, and
+//               the words are learned on the way.
+// A stale remembered word only costs the slow path. ~0: no word yet (slot
+// indexes are below AllocatorTable::kLayerCapacity).
+constexpr std::uint64_t kNoWord = ~std::uint64_t{0};
+std::atomic<std::uint64_t> pymalloc_word[alloc::kDomainCount] = {
+    {kNoWord}, {kNoWord}, {kNoWord}};
+std::atomic<std::uint64_t> debug_hook_word[alloc::kDomainCount] = {
+    {kNoWord}, {kNoWord}, {kNoWord}};
+
+enum class Top { kPymalloc, kDebugHook, kOther };
+
+template <alloc::Domain kDomain>
+ABSL_ATTRIBUTE_NOINLINE Top LearnTop(std::uint64_t word) {
+  alloc::Allocator layer;
+  if (!alloc::AllocatorTable::Global().ReadWord(word, &layer)) {
+    return Top::kOther;  // rewritten since: the domain call reads the top
+  }
+  constexpr int k = static_cast<int>(kDomain);
+  if (layer.free == alloc::kPymallocAllocator.free) {
+    pymalloc_word[k].store(word, std::memory_order_relaxed);
+    return Top::kPymalloc;
+  }
+  // The debug hook over pymalloc (pymalloc_debug). A hook layer is interned
+  // with the layer it wraps, so while `word` is the top the hook's link
+  // names that layer: read the link, then check the top is still `word`.
+  if (alloc::SameAllocator(layer, alloc::DebugHook(kDomain)) &&
+      alloc::DebugHookLink(kDomain)->BelowFreeIs(
+          alloc::kPymallocAllocator.free) &&
+      alloc::AllocatorTable::Global().TopWord(kDomain) == word) {
+    debug_hook_word[k].store(word, std::memory_order_relaxed);
+    return Top::kDebugHook;
+  }
+  return Top::kOther;
 }
+
+// True if the top word of kDomain is the remembered pymalloc word: the
+// whole check on the default configuration's path (two loads, a compare).
+template <alloc::Domain kDomain>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool TopIsPymalloc(std::uint64_t word) {
+  return word == pymalloc_word[static_cast<int>(kDomain)].load(
+                     std::memory_order_relaxed);
+}
+
+template <alloc::Domain kDomain>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool TopIsDebugHook(std::uint64_t word) {
+  return word == debug_hook_word[static_cast<int>(kDomain)].load(
+                     std::memory_order_relaxed);
+}
+
+// A word not remembered yet (or a layer of neither kind): out of line (a
+// tail call), so that the two remembered paths need no stack frame.
+template <alloc::Domain kDomain>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Top OtherTop(std::uint64_t word) {
+  return LearnTop<kDomain>(word);
+}
+
+// The debug hook of each mem/obj domain, in its form for a caller that
+// knows it wraps pymalloc (constants: DebugHookOverPymalloc()).
+alloc::Allocator debug_hook[alloc::kDomainCount];
 
 void* RawMalloc(void*, std::size_t n) {
   return alloc::Malloc(alloc::Domain::kRaw, n);
@@ -185,17 +251,38 @@ void RawFree(void*, void* p) {
 // The mem and obj functions: the domain call, with the right heap current.
 // Called by CPython with the GIL held, the heap's lock.
 template <alloc::Domain kDomain>
+ABSL_ATTRIBUTE_NOINLINE void* HeapMallocOther(std::uint64_t word,
+                                              std::size_t n) {
+  const Top top = OtherTop<kDomain>(word);
+  if (top == Top::kPymalloc) {
+    alloc::Heap* const heap = alloc::CurrentHeap();  // bound by HeapMalloc
+    heap->guard().AssumeHeld();
+    return heap->Malloc(n);
+  }
+  if (top == Top::kDebugHook) {
+    // The hook makes the kMaxRequest check (its size check is stricter).
+    const alloc::Allocator& hook = debug_hook[static_cast<int>(kDomain)];
+    return hook.malloc(hook.ctx, n);
+  }
+  return alloc::Malloc(kDomain, n);
+}
+
+template <alloc::Domain kDomain>
 void* HeapMalloc(void*, std::size_t n) {
   alloc::Heap* const heap = BindThread();
-  const alloc::AllocatorLayer* layer =
-      alloc::AllocatorTable::Global().top(kDomain);
-  if (ABSL_PREDICT_TRUE(TopIsPymalloc(layer))) {
+  const std::uint64_t word = alloc::AllocatorTable::Global().TopWord(kDomain);
+  if (ABSL_PREDICT_TRUE(TopIsPymalloc<kDomain>(word))) {
     // No kMaxRequest check here: n > 512 leaves the pools for the raw
     // domain, whose call makes it.
     heap->guard().AssumeHeld();  // the GIL (CPython's rule for mem/obj)
     return heap->Malloc(n);
   }
-  return alloc::Malloc(kDomain, n);
+  if (TopIsDebugHook<kDomain>(word)) {
+    // The hook makes the kMaxRequest check (its size check is stricter).
+    const alloc::Allocator& hook = debug_hook[static_cast<int>(kDomain)];
+    return hook.malloc(hook.ctx, n);  // a tail call: still no frame
+  }
+  return HeapMallocOther<kDomain>(word, n);
 }
 template <alloc::Domain kDomain>
 void* HeapCalloc(void*, std::size_t nelem, std::size_t elsize) {
@@ -208,18 +295,37 @@ void* HeapRealloc(void*, void* p, std::size_t n) {
   return alloc::Realloc(kDomain, p, n);
 }
 template <alloc::Domain kDomain>
+ABSL_ATTRIBUTE_NOINLINE void HeapFreeOther(std::uint64_t word, void* p) {
+  const Top top = OtherTop<kDomain>(word);
+  if (top == Top::kPymalloc) {
+    alloc::Heap* const heap = alloc::CurrentHeap();  // bound by HeapFree
+    heap->guard().AssumeHeld();
+    heap->Free(p);
+    return;
+  }
+  if (top == Top::kDebugHook) {
+    const alloc::Allocator& hook = debug_hook[static_cast<int>(kDomain)];
+    return hook.free(hook.ctx, p);
+  }
+  alloc::Free(kDomain, p);
+}
+
+template <alloc::Domain kDomain>
 void HeapFree(void*, void* p) {
   // free(NULL) still goes through, so that the debug hooks' GIL check sees
   // it, as CPython's do.
   alloc::Heap* const heap = BindThread();
-  const alloc::AllocatorLayer* layer =
-      alloc::AllocatorTable::Global().top(kDomain);
-  if (ABSL_PREDICT_TRUE(TopIsPymalloc(layer))) {
+  const std::uint64_t word = alloc::AllocatorTable::Global().TopWord(kDomain);
+  if (ABSL_PREDICT_TRUE(TopIsPymalloc<kDomain>(word))) {
     heap->guard().AssumeHeld();  // the GIL (CPython's rule for mem/obj)
     heap->Free(p);               // nullptr: no owner, so the slow path returns
     return;
   }
-  alloc::Free(kDomain, p);
+  if (TopIsDebugHook<kDomain>(word)) {
+    const alloc::Allocator& hook = debug_hook[static_cast<int>(kDomain)];
+    return hook.free(hook.ctx, p);
+  }
+  HeapFreeOther<kDomain>(word, p);
 }
 
 template <alloc::Domain kDomain>
@@ -238,7 +344,32 @@ absl::StatusOr<interp::Interpreter*> CreateHostInterpreter() {
   return interp::Runtime::Get().CreateInterpreter(config);
 }
 
+// 3.11's debug-hook lock check, what CPython's hooks ask
+// (_PyMem_DebugMalloc calls PyGILState_Check()) and what the host heap's
+// predicate (MainGilHeld) answers: every mem/obj call runs on the host heap.
+// The common case first, without the thread-specific-key lookup of
+// PyGILState_Check(): the thread state holding the GIL is one this thread
+// runs (its thread_id is this thread's). Anything else (no thread state yet,
+// start-up, a state made by another thread, or indeed no GIL) is CPython's
+// own answer.
+[[maybe_unused]] static bool GilHeld() {
+  const PyThreadState* tstate = compat::CurrentThreadState();
+  if (ABSL_PREDICT_TRUE(tstate != nullptr &&
+                        // PyThread_get_thread_ident() on POSIX, inline
+                        tstate->thread_id ==
+                            static_cast<unsigned long>(pthread_self()))) {
+    return true;
+  }
+  return PyGILState_Check() != 0;
+}
+
 void InstallCPythonAllocators(interp::Interpreter* host) {
+  if constexpr (!compat::kPerInterpreterGil) {
+    alloc::SetLockHeldPredicate(&GilHeld);
+  }
+  for (alloc::Domain domain : alloc::kAllDomains) {
+    debug_hook[static_cast<int>(domain)] = alloc::DebugHookOverPymalloc(domain);
+  }
   host_heap.store(&host->heap(), std::memory_order_release);
   host_interpreter.store(host, std::memory_order_release);
   if constexpr (compat::kPerInterpreterGil) {

@@ -15,6 +15,7 @@
 #include "alloc/hooks/tracemalloc.h"
 #include "alloc/pymalloc/arena_map.h"
 #include "alloc/pymalloc/pymalloc.h"
+#include "alloc/pymalloc/pymalloc_allocator.h"
 
 namespace interpheap::alloc {
 namespace {
@@ -45,8 +46,12 @@ std::atomic<std::size_t> serial_counter{0};
 std::atomic<LockHeldPredicate> lock_held{&DefaultLockHeld};
 std::atomic<void (*)()> lock_check_pause{nullptr};
 
-// Bytes a new block adds to the request (the current layout).
-std::size_t ExtraBytes() { return serial_numbers.load() ? 4 * S : 3 * S; }
+// Bytes a block adds to the request.
+constexpr std::size_t ExtraBytes(bool with_serial) {
+  return with_serial ? 4 * S : 3 * S;
+}
+// The current layout: serial numbers for new blocks or not.
+bool SerialNumbers() { return serial_numbers.load(std::memory_order_relaxed); }
 // Bytes a live block added (its own layout, recorded when it was made).
 std::size_t ExtraBytes(const DebugBlockInfo& block) {
   return block.has_serial ? 4 * S : 3 * S;
@@ -71,26 +76,29 @@ std::uint64_t LoadWord(const unsigned char* at) {
   return word;
 }
 
-// Writes header and pads around p[0:n], and the serial word `serial` when
-// it is not 0.
-void DecorateWithSerial(unsigned char* q, std::size_t n, char api_id,
-                        std::size_t serial) {
+// Writes header and pads around p[0:n] (three word stores), and the serial
+// word `serial` when it is not 0.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void DecorateWithSerial(
+    unsigned char* q, std::size_t n, char api_id, std::size_t serial) {
   WriteBigEndian(q, n);
-  q[S] = static_cast<unsigned char>(api_id);
-  std::memset(q + S + 1, kForbiddenByte, S - 1);
+  const std::uint64_t id_and_pads =
+      (kForbiddenWord << 8) | static_cast<unsigned char>(api_id);
+  std::memcpy(q + S, &id_and_pads, S);  // little-endian: the id byte first
   unsigned char* tail = q + 2 * S + n;
-  std::memset(tail, kForbiddenByte, S);
+  std::memcpy(tail, &kForbiddenWord, S);
   if (serial != 0) WriteBigEndian(tail + S, serial);
 }
 
-// Decorates a new block in the current layout; true if it has a serial.
-bool Decorate(unsigned char* q, std::size_t n, char api_id) {
-  const bool with_serial = serial_numbers.load(std::memory_order_relaxed);
+// Decorates a new block in the current layout (`with_serial`: the
+// serial_numbers value the caller read once for the call).
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Decorate(unsigned char* q,
+                                                  std::size_t n, char api_id,
+                                                  bool with_serial) {
   DecorateWithSerial(
       q, n, api_id,
-      with_serial ? serial_counter.fetch_add(1, std::memory_order_relaxed) + 1
-                  : 0);
-  return with_serial;
+      ABSL_PREDICT_FALSE(with_serial)
+          ? serial_counter.fetch_add(1, std::memory_order_relaxed) + 1
+          : 0);
 }
 
 // A fixed buffer for dump lines: formatted with vsnprintf (which does not
@@ -147,33 +155,45 @@ class DumpWriter {
   FatalError(function, "pointer not allocated by the debug hooks");
 }
 
-// True if `p` is a live block of the debug hooks (its layout in *block);
-// false if it is unknown and `ctx` passes unknown pointers down; dies
-// otherwise.
-bool CheckLive(const char* function, DebugContext* ctx, const void* p,
-               bool realloc, DebugBlockInfo* block) {
-  *block = DebugBlockSet::Global().Lookup(p);
-  if (ABSL_PREDICT_TRUE(block->state == DebugBlockState::kLive)) return true;
+// The cell of `p` if it is a live block of the debug hooks (its layout in
+// *block); nullptr if it is unknown and `ctx` passes unknown pointers down;
+// dies otherwise. One lookup: the free marks the same cell.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline DebugBlockSet::Cell* CheckLive(
+    const char* function, DebugContext* ctx, const void* p, bool realloc,
+    DebugBlockInfo* block) {
+  DebugBlockSet::Cell* cell = DebugBlockSet::Global().CellFor(p);
+  *block = cell == nullptr
+               ? DebugBlockInfo{}
+               : DebugBlockSet::Unpack(cell->load(std::memory_order_acquire));
+  if (ABSL_PREDICT_TRUE(block->state == DebugBlockState::kLive)) return cell;
   if (block->state == DebugBlockState::kUnknown &&
       ctx->pass_unknown_down.load(std::memory_order_relaxed)) {
-    return false;
+    return nullptr;
   }
   DieNotLive(function, p, *block, realloc);
 }
 
-// CPython's _PyMem_DebugCheckAddress: API id, leading pads, trailing pads.
-void CheckAddress(const char* function, char api_id, const void* p) {
-  const auto* q = static_cast<const unsigned char*>(p);
-  // The common case in three word compares: the id byte and the 7 leading
-  // pads, then the 8 trailing pads. Any difference is examined byte by
-  // byte below, in CPython's order, to report it exactly.
-  const std::uint64_t id_and_pads = LoadWord(q - S);
-  if (ABSL_PREDICT_TRUE(
-          id_and_pads ==
-              ((kForbiddenWord << 8) | static_cast<unsigned char>(api_id)) &&
-          LoadWord(q + ReadBigEndian(q - 2 * S)) == kForbiddenWord)) {
-    return;
+// Marks the live block of `cell` freed. Another thread freeing the same
+// block at the same time (a double free racing this one) finds it marked:
+// exactly one of the two goes on, the other dies here.
+// `block` is what CheckLive saw.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void MarkFreed(const char* function,
+                                                   DebugBlockSet::Cell* cell,
+                                                   const DebugBlockInfo& block,
+                                                   const void* p,
+                                                   bool realloc) {
+  const DebugBlockInfo before = DebugBlockSet::TakeLive(
+      cell, DebugBlockSet::Pack(DebugBlockState::kLive, block.has_serial));
+  if (ABSL_PREDICT_FALSE(before.state != DebugBlockState::kLive)) {
+    DieNotLive(function, p, before, realloc);
   }
+}
+
+// CheckAddress's diagnosis of a block whose words differ: byte by byte,
+// in CPython's order, to report it exactly. Returns if all is well.
+ABSL_ATTRIBUTE_NOINLINE void DiagnoseAddress(const char* function, char api_id,
+                                             const void* p) {
+  const auto* q = static_cast<const unsigned char*>(p);
   const char id = static_cast<char>(q[-static_cast<std::ptrdiff_t>(S)]);
   if (id != api_id) {
     char message[96];
@@ -196,8 +216,23 @@ void CheckAddress(const char* function, char api_id, const void* p) {
   }
 }
 
+// CPython's _PyMem_DebugCheckAddress: API id, leading pads, trailing pads.
+// The common case in two word compares: the id byte and the 7 leading pads,
+// then the 8 trailing pads.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void CheckAddress(const char* function,
+                                                      char api_id,
+                                                      const void* p) {
+  const auto* q = static_cast<const unsigned char*>(p);
+  if (ABSL_PREDICT_FALSE(
+          LoadWord(q - S) !=
+              ((kForbiddenWord << 8) | static_cast<unsigned char>(api_id)) ||
+          LoadWord(q + ReadBigEndian(q - 2 * S)) != kForbiddenWord)) {
+    DiagnoseAddress(function, api_id, p);
+  }
+}
+
 // Mem and obj only: the lock check that comes first in every call.
-void CheckLock(const char* function) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void CheckLock(const char* function) {
   const LockHeldPredicate predicate = lock_held.load(std::memory_order_acquire);
   if (void (*pause)() = lock_check_pause.load(std::memory_order_relaxed);
       ABSL_PREDICT_FALSE(pause != nullptr)) {
@@ -216,12 +251,11 @@ std::atomic<std::int64_t> cross_interpreter_frees{0};
 // Mem and obj only: a pool block must be freed or reallocated under the
 // interpreter whose heap owns it. Blocks outside pymalloc arenas (raw
 // fallbacks, C library blocks) carry no owner and are not checked.
-void CheckOwner(const char* function, const void* p) {
-  const void* q = static_cast<const unsigned char*>(p) - 2 * S;
-  const Heap* owner = ArenaMap::Global().Owner(q);
-  const Heap* current = CurrentHeap();
-  if (ABSL_PREDICT_FALSE(owner != nullptr && current != nullptr &&
-                         owner != current)) {
+ABSL_ATTRIBUTE_NOINLINE void CrossInterpreterFree(const char* function,
+                                                  const void* p,
+                                                  const Heap* owner,
+                                                  const Heap* current) {
+  {
     char message[256];
     if (owner->cycle() != current->cycle()) {
       // Every cycle's main interpreter is 0: name the cycles, or the
@@ -254,45 +288,124 @@ void CheckOwner(const char* function, const void* p) {
   }
 }
 
-void* RawMalloc(DebugContext* ctx, std::size_t n, bool zeroed) {
-  if (n > static_cast<std::size_t>(PTRDIFF_MAX) - ExtraBytes()) return nullptr;
-  const std::size_t total = n + ExtraBytes();
-  auto* q =
-      static_cast<unsigned char*>(zeroed ? LinkedCalloc(ctx->wrapped, 1, total)
-                                         : LinkedMalloc(ctx->wrapped, total));
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void CheckOwner(const char* function,
+                                                    const void* p) {
+  const void* q = static_cast<const unsigned char*>(p) - 2 * S;
+  const Heap* owner = ArenaMap::Global().Owner(q);
+  const Heap* current = CurrentHeap();
+  if (ABSL_PREDICT_FALSE(owner != nullptr && current != nullptr &&
+                         owner != current)) {
+    CrossInterpreterFree(function, p, owner, current);
+  }
+}
+
+// What the hook wraps, called. The mem and obj hooks over pymalloc (the
+// *_debug configurations) call the current heap's inline paths, which is
+// what pymalloc's entry points would do, minus reading the whole layer and
+// one indirect call; anything else goes through the link.
+// kKnownPymalloc: the caller knows the layer below is pymalloc for this
+// call (DebugHookOverPymalloc()).
+template <bool kKnownPymalloc = false>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Heap* PymallocBelow(DebugContext* ctx) {
+  if constexpr (kKnownPymalloc) return CurrentHeap();
+  if (ctx->domain == Domain::kRaw ||
+      !ctx->wrapped.BelowFreeIs(kPymallocAllocator.free)) {
+    return nullptr;
+  }
+  // nullptr: through the link, where pymalloc's entry point says why. The
+  // mem/obj hooks checked the lock (CheckLock) before.
+  return CurrentHeap();
+}
+
+template <bool kKnownPymalloc = false>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void* BelowMalloc(DebugContext* ctx,
+                                                      std::size_t n) {
+  if (Heap* heap = PymallocBelow<kKnownPymalloc>(ctx);
+      ABSL_PREDICT_TRUE(heap != nullptr)) {
+    heap->guard().AssumeHeld();
+    return heap->Malloc(n);
+  }
+  return LinkedMalloc(ctx->wrapped, n);
+}
+
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void* BelowCalloc(DebugContext* ctx,
+                                                      std::size_t n) {
+  if (Heap* heap = PymallocBelow(ctx); ABSL_PREDICT_TRUE(heap != nullptr)) {
+    heap->guard().AssumeHeld();
+    return heap->Calloc(1, n);
+  }
+  return LinkedCalloc(ctx->wrapped, 1, n);
+}
+
+void* BelowRealloc(DebugContext* ctx, void* p, std::size_t n) {
+  if (Heap* heap = PymallocBelow(ctx); ABSL_PREDICT_TRUE(heap != nullptr)) {
+    heap->guard().AssumeHeld();
+    return heap->Realloc(p, n);
+  }
+  return LinkedRealloc(ctx->wrapped, p, n);
+}
+
+template <bool kKnownPymalloc = false>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void BelowFree(DebugContext* ctx, void* p) {
+  if (Heap* heap = PymallocBelow<kKnownPymalloc>(ctx);
+      ABSL_PREDICT_TRUE(heap != nullptr && p != nullptr)) {
+    heap->guard().AssumeHeld();
+    return heap->Free(p);
+  }
+  LinkedFree(ctx->wrapped, p);
+}
+
+template <bool kKnownPymalloc = false>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void* RawMalloc(DebugContext* ctx,
+                                                    std::size_t n,
+                                                    bool zeroed) {
+  const bool with_serial = SerialNumbers();
+  const std::size_t extra = ExtraBytes(with_serial);
+  if (n > static_cast<std::size_t>(PTRDIFF_MAX) - extra) return nullptr;
+  const std::size_t total = n + extra;
+  auto* q = static_cast<unsigned char*>(
+      zeroed ? BelowCalloc(ctx, total)
+             : BelowMalloc<kKnownPymalloc>(ctx, total));
   if (q == nullptr) return nullptr;
-  const bool with_serial = Decorate(q, n, ctx->api_id);
+  Decorate(q, n, ctx->api_id, with_serial);
   if (!DebugBlockSet::Global().AddLive(q + 2 * S, with_serial)) {
-    LinkedFree(ctx->wrapped, q);  // no record, no block
+    BelowFree<kKnownPymalloc>(ctx, q);  // no record, no block
     return nullptr;
   }
   if (!zeroed && n > 0) std::memset(q + 2 * S, kCleanByte, n);
   return q + 2 * S;
 }
 
-// Frees a block that CheckAddress has accepted, in its own layout.
-void FreeChecked(DebugContext* ctx, void* p, const DebugBlockInfo& block) {
+// `cell` is CheckLive's answer for p.
+template <bool kKnownPymalloc = false>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void FreeChecked(
+    const char* function, DebugContext* ctx, void* p,
+    const DebugBlockInfo& block, DebugBlockSet::Cell* cell) {
+  MarkFreed(function, cell, block, p, /*realloc=*/false);
   auto* q = static_cast<unsigned char*>(p) - 2 * S;
   const std::size_t n = ReadBigEndian(q);
   std::memset(q, kDeadByte, n + ExtraBytes(block));
-  (void)DebugBlockSet::Global().TakeLive(p);
-  LinkedFree(ctx->wrapped, q);
+  BelowFree<kKnownPymalloc>(ctx, q);
 }
 
-void RawFree(DebugContext* ctx, void* p) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void RawFree(DebugContext* ctx, void* p) {
   if (p == nullptr) return;
   DebugBlockInfo block;
-  if (!CheckLive("_PyMem_DebugRawFree", ctx, p, /*realloc=*/false, &block)) {
-    return LinkedFree(ctx->wrapped, p);
-  }
+  DebugBlockSet::Cell* cell =
+      CheckLive("_PyMem_DebugRawFree", ctx, p, /*realloc=*/false, &block);
+  if (cell == nullptr) return BelowFree(ctx, p);
   CheckAddress("_PyMem_DebugRawFree", ctx->api_id, p);
-  FreeChecked(ctx, p, block);
+  FreeChecked("_PyMem_DebugRawFree", ctx, p, block, cell);
 }
 
 // Reallocates a block that CheckAddress has accepted.
-void* ReallocChecked(DebugContext* ctx, void* p, std::size_t n,
-                     const DebugBlockInfo& block) {
-  if (n > static_cast<std::size_t>(PTRDIFF_MAX) - ExtraBytes()) return nullptr;
+void* ReallocChecked(const char* function, DebugContext* ctx, void* p,
+                     std::size_t n, const DebugBlockInfo& block,
+                     DebugBlockSet::Cell* cell) {
+  const bool with_serial = SerialNumbers();
+  if (n > static_cast<std::size_t>(PTRDIFF_MAX) - ExtraBytes(with_serial)) {
+    return nullptr;
+  }
 
   auto* head = static_cast<unsigned char*>(p) - 2 * S;
   unsigned char* data = head + 2 * S;
@@ -316,9 +429,9 @@ void* ReallocChecked(DebugContext* ctx, void* p, std::size_t n,
 
   // The old address stops being live before the wrapped realloc may give it
   // to another thread; a failed realloc makes it live again below.
-  (void)DebugBlockSet::Global().TakeLive(p);
+  MarkFreed(function, cell, block, p, /*realloc=*/true);
   auto* resized = static_cast<unsigned char*>(
-      LinkedRealloc(ctx->wrapped, head, n + ExtraBytes()));
+      BelowRealloc(ctx, head, n + ExtraBytes(with_serial)));
   const std::size_t new_n = resized == nullptr ? old_n : n;
   if (resized != nullptr) head = resized;
   data = head + 2 * S;
@@ -328,7 +441,7 @@ void* ReallocChecked(DebugContext* ctx, void* p, std::size_t n,
     DecorateWithSerial(head, new_n, ctx->api_id, old_serial);
     (void)DebugBlockSet::Global().AddLive(p, block.has_serial);
   } else {
-    const bool with_serial = Decorate(head, new_n, ctx->api_id);
+    Decorate(head, new_n, ctx->api_id, with_serial);
     if (!DebugBlockSet::Global().AddLive(data, with_serial)) {
       // The block was already resized: it cannot be given back.
       FatalError("_PyMem_DebugRawRealloc", "failed to record a debug block");
@@ -363,24 +476,24 @@ void* ReallocUnknown(DebugContext* ctx, void* p, std::size_t n) {
   if (block == nullptr) return nullptr;
   // Only the wrapped allocator knows the old block's size: it resizes the
   // block to n bytes, which are then copied.
-  void* resized = LinkedRealloc(ctx->wrapped, p, n);
+  void* resized = BelowRealloc(ctx, p, n);
   if (resized == nullptr) {
     RawFree(ctx, block);
     return nullptr;
   }
   std::memcpy(block, resized, n);
-  LinkedFree(ctx->wrapped, resized);
+  BelowFree(ctx, resized);
   return block;
 }
 
 void* RawRealloc(DebugContext* ctx, void* p, std::size_t n) {
   if (p == nullptr) return RawMalloc(ctx, n, false);
   DebugBlockInfo block;
-  if (!CheckLive("_PyMem_DebugRawRealloc", ctx, p, /*realloc=*/true, &block)) {
-    return ReallocUnknown(ctx, p, n);
-  }
+  DebugBlockSet::Cell* cell =
+      CheckLive("_PyMem_DebugRawRealloc", ctx, p, /*realloc=*/true, &block);
+  if (cell == nullptr) return ReallocUnknown(ctx, p, n);
   CheckAddress("_PyMem_DebugRawRealloc", ctx->api_id, p);
-  return ReallocChecked(ctx, p, n, block);
+  return ReallocChecked("_PyMem_DebugRawRealloc", ctx, p, n, block, cell);
 }
 
 DebugContext* Ctx(void* ctx) { return static_cast<DebugContext*>(ctx); }
@@ -398,9 +511,10 @@ void* DebugRawRealloc(void* ctx, void* p, std::size_t n) {
 void DebugRawFree(void* ctx, void* p) { RawFree(Ctx(ctx), p); }
 
 // Mem and obj hooks: the lock check first, even for free(NULL).
+template <bool kKnownPymalloc>
 void* DebugMalloc(void* ctx, std::size_t n) {
   CheckLock("_PyMem_DebugMalloc");
-  return RawMalloc(Ctx(ctx), n, false);
+  return RawMalloc<kKnownPymalloc>(Ctx(ctx), n, false);
 }
 void* DebugCalloc(void* ctx, std::size_t nelem, std::size_t elsize) {
   CheckLock("_PyMem_DebugCalloc");
@@ -410,24 +524,24 @@ void* DebugRealloc(void* ctx, void* p, std::size_t n) {
   CheckLock("_PyMem_DebugRealloc");
   if (p == nullptr) return RawMalloc(Ctx(ctx), n, false);
   DebugBlockInfo block;
-  if (!CheckLive("_PyMem_DebugRealloc", Ctx(ctx), p, /*realloc=*/true,
-                 &block)) {
-    return ReallocUnknown(Ctx(ctx), p, n);
-  }
+  DebugBlockSet::Cell* cell = CheckLive("_PyMem_DebugRealloc", Ctx(ctx), p,
+                                        /*realloc=*/true, &block);
+  if (cell == nullptr) return ReallocUnknown(Ctx(ctx), p, n);
   CheckAddress("_PyMem_DebugRawRealloc", Ctx(ctx)->api_id, p);
   CheckOwner("_PyMem_DebugRealloc", p);
-  return ReallocChecked(Ctx(ctx), p, n, block);
+  return ReallocChecked("_PyMem_DebugRealloc", Ctx(ctx), p, n, block, cell);
 }
+template <bool kKnownPymalloc>
 void DebugFree(void* ctx, void* p) {
   CheckLock("_PyMem_DebugFree");
   if (p == nullptr) return;
   DebugBlockInfo block;
-  if (!CheckLive("_PyMem_DebugFree", Ctx(ctx), p, /*realloc=*/false, &block)) {
-    return LinkedFree(Ctx(ctx)->wrapped, p);
-  }
+  DebugBlockSet::Cell* cell = CheckLive("_PyMem_DebugFree", Ctx(ctx), p,
+                                        /*realloc=*/false, &block);
+  if (cell == nullptr) return BelowFree<kKnownPymalloc>(Ctx(ctx), p);
   CheckAddress("_PyMem_DebugRawFree", Ctx(ctx)->api_id, p);
   CheckOwner("_PyMem_DebugFree", p);
-  FreeChecked(Ctx(ctx), p, block);
+  FreeChecked<kKnownPymalloc>("_PyMem_DebugFree", Ctx(ctx), p, block, cell);
 }
 
 }  // namespace
@@ -446,7 +560,13 @@ ih_allocator_t DebugHook(Domain domain) {
   if (domain == Domain::kRaw) {
     return {ctx, DebugRawMalloc, DebugRawCalloc, DebugRawRealloc, DebugRawFree};
   }
-  return {ctx, DebugMalloc, DebugCalloc, DebugRealloc, DebugFree};
+  return {ctx, DebugMalloc<false>, DebugCalloc, DebugRealloc, DebugFree<false>};
+}
+
+ih_allocator_t DebugHookOverPymalloc(Domain domain) {
+  if (domain == Domain::kRaw) return DebugHook(domain);
+  return {&contexts[static_cast<int>(domain)], DebugMalloc<true>, DebugCalloc,
+          DebugRealloc, DebugFree<true>};
 }
 
 HookLink* DebugHookLink(Domain domain) {
@@ -454,7 +574,9 @@ HookLink* DebugHookLink(Domain domain) {
 }
 
 bool IsDebugHook(const ih_allocator_t& allocator) {
-  return allocator.malloc == DebugRawMalloc || allocator.malloc == DebugMalloc;
+  return allocator.malloc == DebugRawMalloc ||
+         allocator.malloc == DebugMalloc<false> ||
+         allocator.malloc == DebugMalloc<true>;
 }
 
 void SetDebugHookOptions(const DebugHookOptions& options) {

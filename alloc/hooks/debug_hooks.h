@@ -58,6 +58,15 @@ struct DebugHookOptions {
 ih_allocator_t DebugHook(Domain domain);
 HookLink* DebugHookLink(Domain domain);
 
+// The same hook for a caller that knows, for the whole call, that the layer
+// below the hook of `domain` is pymalloc (mem/obj; raw: DebugHook()): its
+// malloc and free call the current heap's inline paths without asking the
+// link first. Never installed in the table. pyhost calls it when the
+// domain's top word is one it validated as the debug hook over pymalloc
+// (a hook layer's word fixes the layer below it: AllocatorTable interns a
+// layer with what it wraps).
+ih_allocator_t DebugHookOverPymalloc(Domain domain);
+
 // What the mem/obj debug hooks do with a pool block freed or reallocated
 // under an interpreter other than the one whose heap owns it (the block
 // itself is always routed home, in every configuration):

@@ -18,6 +18,7 @@
 #include "alloc/config.h"
 #include "alloc/domain.h"
 #include "alloc/fatal.h"
+#include "alloc/pymalloc/pymalloc.h"
 #include "gtest/gtest.h"
 #include "interp/runtime.h"
 #include "interp/thread_state.h"
@@ -363,6 +364,54 @@ TEST_F(DebugHooksTest, BlockLayoutAndFillBytes) {
   for (int i = 0; i < 16; ++i) EXPECT_EQ(z[i], 0) << "calloc stays zero";
   EXPECT_EQ((z - 16)[8], 'o');
   Free(Domain::kObj, z);
+}
+
+// The form a caller uses when it knows pymalloc is below (pyhost): the
+// same blocks from the current heap, the same record, the same checks.
+TEST_F(DebugHooksTest, OverPymallocFormMakesTheSameBlocks) {
+  const Allocator hook = DebugHookOverPymalloc(Domain::kObj);
+  EXPECT_EQ(hook.ctx, DebugHook(Domain::kObj).ctx);
+  EXPECT_TRUE(IsDebugHook(hook));
+  const std::int64_t before = CurrentHeap()->PoolBlocks();
+  auto* p = static_cast<unsigned char*>(hook.malloc(hook.ctx, 20));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(CurrentHeap()->PoolBlocks(), before + 1);  // the current heap's
+  EXPECT_EQ((p - 16)[7], 20);
+  EXPECT_EQ((p - 16)[8], 'o');
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(p[i], kCleanByte) << i;
+  for (int i = 20; i < 28; ++i) EXPECT_EQ(p[i], kForbiddenByte) << i;
+  // A block of one form is a block of the other.
+  void* q = Realloc(Domain::kObj, p, 40);
+  ASSERT_NE(q, nullptr);
+  hook.free(hook.ctx, q);
+  EXPECT_EQ(CurrentHeap()->PoolBlocks(), before);
+  void* r = Malloc(Domain::kObj, 24);
+  hook.free(hook.ctx, r);
+  EXPECT_EQ(CurrentHeap()->PoolBlocks(), before);
+  // The raw domain has no such form.
+  EXPECT_TRUE(SameAllocator(DebugHookOverPymalloc(Domain::kRaw),
+                            DebugHook(Domain::kRaw)));
+}
+
+TEST_F(DebugHooksDeathTest, OverPymallocFormKeepsEveryCheck) {
+  const Allocator hook = DebugHookOverPymalloc(Domain::kMem);
+  void* p = hook.malloc(hook.ctx, 16);
+  hook.free(hook.ctx, p);
+  EXPECT_DEATH(hook.free(hook.ctx, p),
+               "interpheap: fatal error: _PyMem_DebugFree: double free: the "
+               "block was already freed\n");
+  EXPECT_DEATH(
+      {
+        auto* b = static_cast<char*>(hook.malloc(hook.ctx, 16));
+        b[16] = 'x';
+        hook.free(hook.ctx, b);
+      },
+      "_PyMem_DebugRawFree: bad trailing pad byte");
+  ASSERT_TRUE(ThreadState::Detach().ok());
+  EXPECT_DEATH(hook.malloc(hook.ctx, 8),
+               "_PyMem_DebugMalloc: Python memory allocator called without "
+               "holding the GIL");
+  ASSERT_TRUE(ThreadState::Attach(Runtime::Get().main_interpreter()).ok());
 }
 
 TEST_F(DebugHooksTest, ReallocPreservesDataAcrossLongBlocks) {
