@@ -169,25 +169,22 @@ void Heap::UpdateCurrent(int size_class) {
 }
 
 void Heap::LinkFront(PoolHeader* pool) {
-  const int size_class = static_cast<int>(pool->size_class);
-  PoolHeader& sentinel = used_pools_[size_class];
-  pool->next = sentinel.next;
-  pool->prev = &sentinel;
-  sentinel.next->prev = pool;
-  sentinel.next = pool;
-  pool->linked = 1;
-  UpdateCurrent(size_class);
+  PoolHeader& sentinel = used_pools_[pool->size_class];
+  LinkBetween(pool, &sentinel, sentinel.next);
 }
 
 void Heap::LinkBack(PoolHeader* pool) {
-  const int size_class = static_cast<int>(pool->size_class);
-  PoolHeader& sentinel = used_pools_[size_class];
-  pool->prev = sentinel.prev;
-  pool->next = &sentinel;
-  sentinel.prev->next = pool;
-  sentinel.prev = pool;
+  PoolHeader& sentinel = used_pools_[pool->size_class];
+  LinkBetween(pool, sentinel.prev, &sentinel);
+}
+
+void Heap::LinkBetween(PoolHeader* pool, PoolHeader* prev, PoolHeader* next) {
+  pool->prev = prev;
+  pool->next = next;
+  prev->next = pool;
+  next->prev = pool;
   pool->linked = 1;
-  UpdateCurrent(size_class);
+  UpdateCurrent(static_cast<int>(pool->size_class));
 }
 
 void Heap::Unlink(PoolHeader* pool) {

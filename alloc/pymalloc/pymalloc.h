@@ -470,6 +470,9 @@ class Heap {
   // keep current_ in step.
   void LinkFront(PoolHeader* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   void LinkBack(PoolHeader* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Links `pool` into its class's used list between two neighbours.
+  void LinkBetween(PoolHeader* pool, PoolHeader* prev, PoolHeader* next)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   void Unlink(PoolHeader* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   // current_[c] after used_pools_[c] changed: its first pool, or its
   // sentinel (whose free list is always empty) in checked mode.
