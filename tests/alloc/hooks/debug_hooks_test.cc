@@ -372,10 +372,12 @@ TEST_F(DebugHooksTest, OverPymallocFormMakesTheSameBlocks) {
   const Allocator hook = DebugHookOverPymalloc(Domain::kObj);
   EXPECT_EQ(hook.ctx, DebugHook(Domain::kObj).ctx);
   EXPECT_TRUE(IsDebugHook(hook));
-  const std::int64_t before = CurrentHeap()->PoolBlocks();
+  Heap* const heap = CurrentHeap();
+  heap->guard().AssumeHeld();  // attached: the interpreter's lock
+  const std::int64_t before = heap->PoolBlocks();
   auto* p = static_cast<unsigned char*>(hook.malloc(hook.ctx, 20));
   ASSERT_NE(p, nullptr);
-  EXPECT_EQ(CurrentHeap()->PoolBlocks(), before + 1);  // the current heap's
+  EXPECT_EQ(heap->PoolBlocks(), before + 1);  // the current heap's
   EXPECT_EQ((p - 16)[7], 20);
   EXPECT_EQ((p - 16)[8], 'o');
   for (int i = 0; i < 20; ++i) EXPECT_EQ(p[i], kCleanByte) << i;
@@ -384,10 +386,10 @@ TEST_F(DebugHooksTest, OverPymallocFormMakesTheSameBlocks) {
   void* q = Realloc(Domain::kObj, p, 40);
   ASSERT_NE(q, nullptr);
   hook.free(hook.ctx, q);
-  EXPECT_EQ(CurrentHeap()->PoolBlocks(), before);
+  EXPECT_EQ(heap->PoolBlocks(), before);
   void* r = Malloc(Domain::kObj, 24);
   hook.free(hook.ctx, r);
-  EXPECT_EQ(CurrentHeap()->PoolBlocks(), before);
+  EXPECT_EQ(heap->PoolBlocks(), before);
   // The raw domain has no such form.
   EXPECT_TRUE(SameAllocator(DebugHookOverPymalloc(Domain::kRaw),
                             DebugHook(Domain::kRaw)));
