@@ -52,6 +52,7 @@ def pyhost_launcher(
             "host_allocator.cc",
             "interpheap_module.cc",
             "interpreter_map.cc",
+            "thread_state_slot.cc",
         ],
         hdrs = [
             "cpython_compat.h",
@@ -60,6 +61,7 @@ def pyhost_launcher(
             "host_allocator.h",
             "interpheap_module.h",
             "interpreter_map.h",
+            "thread_state_slot.h",
         ],
         copts = copts,
         deps = internal + [

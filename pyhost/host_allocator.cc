@@ -18,6 +18,7 @@
 #include "interp/runtime.h"
 #include "pyhost/cpython_compat.h"
 #include "pyhost/interpreter_map.h"
+#include "pyhost/thread_state_slot.h"
 #include "sync/mutex_lock.h"
 
 namespace interpheap::pyhost {
@@ -138,17 +139,34 @@ int SubinterpreterGilHeld(void* ctx) {
   free_host_locks = lock;
 }
 
+// The calling thread's CPython thread state variable, read directly
+// (pyhost/thread_state_slot.h); nullptr until this thread's first mem/obj
+// call with a thread state located and checked it, and for good where the
+// direct read is off.
+__thread PyThreadState* const* tstate_slot = nullptr;
+
+// The getter, and this thread's slot for its next calls.
+[[maybe_unused]] ABSL_ATTRIBUTE_NOINLINE PyThreadState*
+CurrentThreadStateSlow() {
+  PyThreadState* tstate = compat::CurrentThreadState();
+  if (tstate != nullptr) tstate_slot = ThreadStateSlotOfThisThread(tstate);
+  return tstate;
+}
+
 // Makes the right heap the calling thread's current heap. 3.11: the one
 // host heap, once per thread (one thread-local load and a compare per
 // call). 3.12+: the heap of the interpreter whose thread state is attached
-// (the thread-local cache of InterpreterMap, two compares); no thread state
-// (CPython's start-up) means main.
+// (two loads for the thread state, then the thread-local cache of
+// InterpreterMap, three compares); no thread state (CPython's start-up)
+// means main.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline alloc::Heap* BindThread() {
   alloc::Heap* heap;
   if constexpr (compat::kPerInterpreterGil) {
-    PyThreadState* tstate = compat::CurrentThreadState();
+    PyThreadState* const* slot = tstate_slot;
+    PyThreadState* tstate =
+        ABSL_PREDICT_TRUE(slot != nullptr) ? *slot : CurrentThreadStateSlow();
     heap = ABSL_PREDICT_TRUE(tstate != nullptr)
-               ? &interpreter_map.Lookup(tstate->interp)->heap()
+               ? interpreter_map.LookupHeap(tstate->interp)
                : host_heap.load(std::memory_order_acquire);
   } else {
     heap = host_heap.load(std::memory_order_acquire);
@@ -374,6 +392,7 @@ void InstallCPythonAllocators(interp::Interpreter* host) {
   host_interpreter.store(host, std::memory_order_release);
   if constexpr (compat::kPerInterpreterGil) {
     interpreter_map.Configure(host, {&CreateForKey, &RetireKey});
+    LocateThreadStateSlot();
   }
   PyMemAllocatorEx raw = {nullptr, RawMalloc, RawCalloc, RawRealloc, RawFree};
   PyMemAllocatorEx mem = HeapAllocator<alloc::Domain::kMem>();

@@ -6,7 +6,7 @@
 
 namespace interpheap::pyhost {
 namespace internal {
-__thread LookupCache lookup_cache = {nullptr, nullptr, 0, nullptr};
+__thread LookupCache lookup_cache = {nullptr, nullptr, 0, nullptr, nullptr};
 }  // namespace internal
 
 namespace {
@@ -79,7 +79,7 @@ interp::Interpreter* InterpreterMap::LookupSlow(const void* key) {
       InsertLocked(key, interp, permanent);
     }
   }
-  internal::lookup_cache = {this, key, generation, interp};
+  internal::lookup_cache = {this, key, generation, interp, &interp->heap()};
   return interp;
 }
 

@@ -9,8 +9,9 @@
 // opaque keys (their PyInterpreterState addresses); pyhost/host_allocator.cc
 // supplies what is CPython-specific.
 //
-// Lookup: a thread-local (key, generation, interpreter) cache answers the
-// common case with two compares; a miss probes a fixed lock-free table
+// Lookup: a thread-local (map, key, generation -> interpreter, heap) cache
+// answers the common case with three compares and no call (CachedHeap is
+// the mem/obj fast path's); a miss probes a fixed lock-free table
 // (acquire loads), and a key seen for the first time is added under the
 // map's lock after the host's Create callback made its interpreter.
 //
@@ -33,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "absl/base/optimization.h"
 #include "absl/base/thread_annotations.h"
 #include "interp/interpreter.h"
 #include "sync/mutex.h"
@@ -42,13 +44,15 @@ namespace interpheap::pyhost {
 class InterpreterMap;
 
 namespace internal {
-// The calling thread's last answer: (map, key, generation) -> interpreter.
+// The calling thread's last answer: (map, key, generation) -> interpreter
+// and its heap.
 // GNU __thread: constant-initialized, no TLS wrapper call.
 struct LookupCache {
   const InterpreterMap* map;
   const void* key;
   std::uint64_t generation;
   interp::Interpreter* interp;
+  alloc::Heap* heap;  // &interp->heap()
 };
 extern __thread LookupCache lookup_cache;
 }  // namespace internal
@@ -83,6 +87,25 @@ class InterpreterMap {
       return cache.interp;
     }
     return LookupSlow(key);
+  }
+
+  // &Lookup(key)->heap(), answered from the same cache without reaching
+  // into the interpreter (the mem/obj fast path).
+  alloc::Heap* LookupHeap(const void* key) {
+    alloc::Heap* heap = CachedHeap(key);
+    if (ABSL_PREDICT_TRUE(heap != nullptr)) return heap;
+    return &LookupSlow(key)->heap();
+  }
+
+  // The cache's answer for `key`, or nullptr on a miss. Never locks or
+  // calls.
+  alloc::Heap* CachedHeap(const void* key) const {
+    const internal::LookupCache& cache = internal::lookup_cache;
+    if (cache.key == key && cache.map == this &&
+        cache.generation == generation_.load(std::memory_order_acquire)) {
+      return cache.heap;
+    }
+    return nullptr;
   }
 
   // Retires `p` if it is a registered key; cheap otherwise (one relaxed
