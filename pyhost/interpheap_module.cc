@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "alloc/pymalloc/pymalloc.h"
 #include "api/interpheap.h"
 #include "pyhost/cpython_compat.h"
 #include "pyhost/cross_interpreter_free.h"
@@ -125,6 +126,14 @@ PyObject* Interpreters(PyObject*, PyObject*) {
                        static_cast<unsigned long long>(RetiredInterpreters()));
 }
 
+// _interpheap.arena_bytes(): (mapped, decommitted) bytes of every heap's
+// arenas, retired heaps' included (alloc::GlobalArenaBytes).
+PyObject* ArenaBytes(PyObject*, PyObject*) {
+  const alloc::ArenaBytes bytes = alloc::GlobalArenaBytes();
+  return Py_BuildValue("(LL)", static_cast<long long>(bytes.mapped),
+                       static_cast<long long>(bytes.decommitted));
+}
+
 #if PY_VERSION_HEX >= 0x030C0000
 // _interpheap.cross_interpreter_free(objects): the sequence of
 // pyhost/cross_interpreter_free.h; returns how many of the new
@@ -185,6 +194,8 @@ PyMethodDef methods[] = {
      "The interpheap interpreter serving this CPython interpreter."},
     {"remote_frees", RemoteFrees, METH_NOARGS,
      "Blocks of this interpreter's heap freed under another interpreter."},
+    {"arena_bytes", ArenaBytes, METH_NOARGS,
+     "(mapped, decommitted) bytes of every heap's arenas."},
     {"interpreters", Interpreters, METH_NOARGS,
      "(live, retired) CPython interpreters known to the host."},
 #if PY_VERSION_HEX >= 0x030C0000

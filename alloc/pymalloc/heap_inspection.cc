@@ -146,17 +146,28 @@ absl::Status Heap::Validate() const {
          a + kPoolSize <= arena.address + kArenaSize; a += kPoolSize) {
       ++uncarved;
     }
-    if (arena.free_pool_count != listed_free + uncarved) {
+    if (arena.free_pool_count !=
+        listed_free + uncarved + arena.decommitted_pools) {
       return absl::InternalError(absl::StrFormat(
-          "arena %d: free_pool_count %d != %d listed + %d uncarved", i,
-          arena.free_pool_count, listed_free, uncarved));
+          "arena %d: free_pool_count %d != %d listed + %d uncarved + %d "
+          "decommitted",
+          i, arena.free_pool_count, listed_free, uncarved,
+          arena.decommitted_pools));
     }
+    std::uint32_t zeroed = 0;
     std::uintptr_t base = arena.address;
     if ((base & (kPoolSize - 1)) != 0) {
       base = (base & ~(kPoolSize - 1)) + kPoolSize;
     }
     for (; base < arena.carve_address; base += kPoolSize) {
       const auto* pool = reinterpret_cast<const PoolHeader*>(base);
+      // A decommitted pool reads as zeros (a carved pool's max_next_offset
+      // never is 0).
+      if (pool->max_next_offset == 0 &&
+          pool->ref_count.load(std::memory_order_relaxed) == 0) {
+        ++zeroed;
+        continue;
+      }
       if (pool->arena_index != i) {
         return absl::InternalError(
             absl::StrFormat("pool %p: arena_index %d, expected %d", pool,
@@ -171,6 +182,9 @@ absl::Status Heap::Validate() const {
                             pool->size_class));
       }
       if (pool->linked) ++linked_pools;
+      // An orphan's pool with given-back pages: its free list may run into
+      // them (it reads as cut short there), so it is never walked.
+      if (pool->decommitted_pages != 0) continue;
       // Every block of the pool is allocated (ref_count), on its free
       // list, or never carved.
       const int c = static_cast<int>(pool->size_class);
@@ -198,6 +212,11 @@ absl::Status Heap::Validate() const {
             "never carved blocks",
             pool, c, listed, never_carved));
       }
+    }
+    if (zeroed > arena.decommitted_pools) {
+      return absl::InternalError(
+          absl::StrFormat("arena %d: %d zeroed pool headers, %d decommitted", i,
+                          zeroed, arena.decommitted_pools));
     }
   }
   // The used lists: exactly the linked pools, each of its class, intact,

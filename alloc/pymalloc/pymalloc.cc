@@ -1,6 +1,7 @@
 #include "alloc/pymalloc/pymalloc.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -16,6 +17,10 @@
 
 namespace interpheap::alloc {
 namespace {
+
+// GlobalArenaBytes(): changed under the heaps' guards, read anywhere.
+ABSL_CONST_INIT std::atomic<std::int64_t> arena_bytes_mapped{0};
+ABSL_CONST_INIT std::atomic<std::int64_t> arena_bytes_decommitted{0};
 
 std::uint64_t NextHeapSerial() {
   ABSL_CONST_INIT static std::atomic<std::uint64_t> next{1};
@@ -227,6 +232,12 @@ void Heap::ReleaseArenaMemory(ArenaObject& arena) {
     ArenaMap::Global().UnregisterLocked(address);
     arena.address = 0;
   }
+  arena_bytes_mapped.fetch_sub(kArenaSize, std::memory_order_relaxed);
+  arena_bytes_decommitted.fetch_sub(
+      static_cast<std::int64_t>(arena.decommitted_bytes),
+      std::memory_order_relaxed);
+  arena.decommitted_pools = 0;
+  arena.decommitted_bytes = 0;
   if (memcheck::Watching()) {
     memcheck::ArenaReleased(reinterpret_cast<void*>(address), kArenaSize);
   }
@@ -285,6 +296,7 @@ void* Heap::AllocateFromNewPool(int size_class) {
     pool->size_class = UINT32_MAX;  // never used: no free list to reuse
     pool->ref_count.store(0, std::memory_order_relaxed);
     pool->linked = 0;
+    pool->decommitted_pages = 0;
     // Publishes the header to counts summed on other threads.
     StoreCarveAddress(*arena, arena->carve_address + kPoolSize);
   }
@@ -346,12 +358,15 @@ ArenaObject* Heap::NewArena() {
       StoreCarveAddress(*arena, carve);
       arena->total_pool_count = arena->free_pool_count;
       arena->requested_sizes = nullptr;
+      arena->decommitted_pools = 0;
+      arena->decommitted_bytes = 0;
     }
   }
   if (arena == nullptr) {
     allocator.free(allocator.ctx, address, kArenaSize);
     return nullptr;
   }
+  arena_bytes_mapped.fetch_add(kArenaSize, std::memory_order_relaxed);
   if (memcheck::Watching()) {
     memcheck::ArenaCreated(address, kArenaSize);
     void* table = mmap(nullptr, kRequestedTableBytes, PROT_READ | PROT_WRITE,
@@ -441,8 +456,10 @@ void Heap::PoolFreeTransition(PoolHeader* pool) {
 void Heap::PoolBecameEmpty(PoolHeader* pool) {
   Unlink(pool);
   ArenaObject* arena = &arenas_[pool->arena_index];
-  pool->next = arena->free_pools;
-  arena->free_pools = pool;
+  if (!orphaned() || !DecommitEmptyPool(*arena, pool)) {
+    pool->next = arena->free_pools;
+    arena->free_pools = pool;
+  }
 
   std::uint32_t free_count = arena->free_pool_count;
   ArenaObject* rightmost_old = last_with_free_[free_count];
@@ -614,6 +631,113 @@ void* MovePoolBlock(Heap* owner, void* p, std::size_t block_size, void* fresh,
 }
 
 // ---- The end of a heap (the rest is in remote_free.cc) ----
+
+namespace {
+
+// The unit of DecommitFreePools' page-level pass; nothing smaller than a
+// pool is decommitted where the OS pages are larger.
+constexpr std::size_t kDecommitPage = 4096;
+
+void AddDecommitted(ArenaObject& arena, std::size_t bytes) {
+  arena.decommitted_bytes += bytes;
+  arena_bytes_decommitted.fetch_add(static_cast<std::int64_t>(bytes),
+                                    std::memory_order_relaxed);
+}
+
+}  // namespace
+
+bool Heap::DecommitEmptyPool(ArenaObject& arena, PoolHeader* pool) {
+  // Pages already given back at Retire() are not counted twice.
+  const std::size_t already = pool->decommitted_pages * kDecommitPage;
+  if (madvise(pool, kPoolSize, MADV_DONTNEED) != 0) return false;
+  ++arena.decommitted_pools;
+  AddDecommitted(arena, kPoolSize - already);
+  return true;
+}
+
+void Heap::DecommitFreePools() {
+  const bool pages = sysconf(_SC_PAGESIZE) == kDecommitPage;
+  for (std::uint32_t i = 0; i < arena_slots_; ++i) {
+    ArenaObject& arena = arenas_[i];
+    if (arena.address == 0) continue;
+    PoolHeader* kept = nullptr;
+    PoolHeader* pool = arena.free_pools;
+    while (pool != nullptr) {
+      PoolHeader* next = pool->next;
+      if (!DecommitEmptyPool(arena, pool)) {
+        pool->next = kept;
+        kept = pool;
+      }
+      pool = next;
+    }
+    arena.free_pools = kept;
+    // The never-carved pools too, which a custom arena allocator may have
+    // handed out touched (they stay uncarved: the checkers keep them closed).
+    std::uintptr_t end = arena.carve_address;
+    while (end + kPoolSize <= arena.address + kArenaSize) end += kPoolSize;
+    if (end != arena.carve_address &&
+        madvise(reinterpret_cast<void*>(arena.carve_address),
+                end - arena.carve_address, MADV_DONTNEED) == 0) {
+      AddDecommitted(arena, end - arena.carve_address);
+    }
+    if (!pages) continue;
+    // Used pools: every page but the header's whose blocks are all free or
+    // never used (leaked blocks keep their pages).
+    std::uintptr_t base = arena.address;
+    if ((base & (kPoolSize - 1)) != 0) {
+      base = (base & ~(kPoolSize - 1)) + kPoolSize;
+    }
+    for (; base < arena.carve_address; base += kPoolSize) {
+      auto* used = reinterpret_cast<PoolHeader*>(base);
+      if (used->ref_count == 0) continue;
+      DecommitFreePages(arena, used);
+    }
+  }
+}
+
+void Heap::DecommitFreePages(ArenaObject& arena, PoolHeader* pool) {
+  constexpr std::size_t kMaxBlocks = BlocksPerPool(0);
+  const std::size_t block_size =
+      BlockSizeOf(static_cast<int>(pool->size_class));
+  const std::size_t carved = (pool->next_offset - kPoolOverhead) / block_size;
+  bool is_free[kMaxBlocks] = {};
+  std::size_t listed = 0;
+  for (FreeBlock* block = pool->free_list; block != nullptr;
+       block = ReadLink<true>(block)) {
+    const std::size_t index =
+        (reinterpret_cast<std::uintptr_t>(block) -
+         reinterpret_cast<std::uintptr_t>(pool) - kPoolOverhead) /
+        block_size;
+    if (index >= carved || ++listed > carved) return;  // not a free list
+    is_free[index] = true;
+  }
+  std::uint32_t decommitted = 0;
+  for (std::size_t page = kDecommitPage; page < kPoolSize;
+       page += kDecommitPage) {
+    // The blocks overlapping [page, page + kDecommitPage).
+    const std::size_t first = (page - kPoolOverhead) / block_size;
+    const std::size_t last =
+        (page + kDecommitPage - 1 - kPoolOverhead) / block_size;
+    bool live = false;
+    for (std::size_t b = first; b <= last && b < carved; ++b) {
+      if (!is_free[b]) {
+        live = true;
+        break;
+      }
+    }
+    if (!live && madvise(reinterpret_cast<char*>(pool) + page, kDecommitPage,
+                         MADV_DONTNEED) == 0) {
+      ++decommitted;
+    }
+  }
+  pool->decommitted_pages = decommitted;
+  AddDecommitted(arena, decommitted * kDecommitPage);
+}
+
+ArenaBytes GlobalArenaBytes() {
+  return {arena_bytes_mapped.load(std::memory_order_relaxed),
+          arena_bytes_decommitted.load(std::memory_order_relaxed)};
+}
 
 void Heap::ReleaseAllArenas() {
   for (std::uint32_t i = 0; i < arena_slots_; ++i) {

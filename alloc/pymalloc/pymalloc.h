@@ -122,6 +122,19 @@
 //   (CApiHeapTest.ProcessWideCallsWhileInterpretersRun,
 //   PymallocTest.CountsSummedWhileTheOwnerReturnsAnArena.)
 //
+//   What an orphan keeps committed. An orphan never allocates again, so
+//   Retire() gives back to the OS (madvise MADV_DONTNEED, under the orphan
+//   lock) its empty pools (unlisted; headers then read as zeros), its
+//   never-carved pools, and every page of a used pool but the header's
+//   that holds no live block; a pool a later free empties goes back too
+//   (PoolBecameEmpty). A leaked block's pages and pool header stay, so it
+//   keeps its contents and can still come home. The price: the free lists
+//   of an orphan's used pools may run into given-back pages, so they are
+//   never walked again (an orphan only pushes onto them). Nothing is given
+//   back while the heap is live, nor adopted by a later heap.
+//   (HeapLifetimeTest.OrphanCommitsOnlyPoolsWithLeakedBlocks;
+//   LifetimeTest.LeakingCyclesKeepCommittedArenaBytesBounded.)
+//
 //   Inspection never changes structure. Counts subtract pending remote
 //   frees instead of draining; Stats() and Validate() only read; the
 //   NewArenaObserver runs before any structure change. (HeapLifetimeTest.
@@ -242,7 +255,10 @@ struct PoolHeader {
   // a field of its own (a memory location apart from the others), so a
   // cross-heap realloc may read it while the owner updates the others.
   std::uint32_t size_class;
-  std::uint32_t linked;  // 1 while in used_pools_[size_class]
+  std::uint16_t linked;  // 1 while in used_pools_[size_class]
+  // Pages of a retired heap's used pool given back to the OS (whole pages
+  // holding no live block: Heap::DecommitFreePools); 0 otherwise.
+  std::uint16_t decommitted_pages;
 };
 static_assert(sizeof(PoolHeader) <= kPoolOverhead);
 
@@ -260,6 +276,12 @@ struct ArenaObject {
   // for each live block, indexed by (block - address) / 16, so that realloc
   // copies only bytes the caller may have written.
   std::uint16_t* requested_sizes;
+  // Empty pools of an orphan given back to the OS (Heap::DecommitEmptyPool):
+  // in no list, their headers read as zeros; counted in free_pool_count.
+  std::uint32_t decommitted_pools;
+  // Bytes of this arena given back to the OS (those pools, never-carved
+  // pools, free pages of used pools), for GlobalArenaBytes().
+  std::uint64_t decommitted_bytes;
 };
 
 // Numbers for the stats table (alloc/pymalloc/stats.h).
@@ -519,6 +541,18 @@ class Heap {
   bool GrowArenaSlotsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(ArenaMap::Global().lock());
   void PoolBecameEmpty(PoolHeader* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // An orphan's empty pool: its pages go back to the OS (madvise
+  // MADV_DONTNEED) and it joins no list, since an orphan never allocates
+  // again. False (nothing changed) if the OS refused.
+  bool DecommitEmptyPool(ArenaObject& arena, PoolHeader* pool)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  // Retire() of a heap left as an orphan: decommits every listed free pool,
+  // the never-carved ones, and the pages of used pools that hold no live
+  // block (their free lists are never walked again: an orphan only takes
+  // blocks back).
+  void DecommitFreePools() ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
+  void DecommitFreePages(ArenaObject& arena, PoolHeader* pool)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   void* RawFallbackMalloc(std::size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(*guard_);
   // Records and counts `p`, a block the raw domain just gave (nullptr
   // passes through); frees it and returns nullptr if it cannot be recorded.
@@ -662,6 +696,15 @@ inline void SetCurrentHeap(Heap* heap) noexcept {
 inline bool InAnyHeapArena(const void* p) noexcept {
   return ArenaMap::Global().Owner(p) != nullptr;
 }
+
+// The arena memory of every heap, orphans included: `mapped` bytes of
+// arenas held now, of which `decommitted` are empty pools of orphans given
+// back to the OS. mapped - decommitted bounds what the arenas commit.
+struct ArenaBytes {
+  std::int64_t mapped;
+  std::int64_t decommitted;
+};
+ArenaBytes GlobalArenaBytes();
 
 // Runtime cycles: interp's Runtime::Initialize starts one (the first is 1;
 // 0 before any). Every heap records the cycle it was made in.

@@ -113,7 +113,9 @@ Heap::RetireResult Heap::Retire(Heap* heap) {
   const std::int64_t leaked =
       heap->orphan_pool_blocks_ -
       heap->remote_pending_.load(std::memory_order_relaxed);
-  ReclaimIfEmptyLocked(heap);
+  // An orphan from here on: its empty pools go back to the OS (the ones a
+  // later free empties follow in PoolBecameEmpty).
+  if (!ReclaimIfEmptyLocked(heap)) heap->DecommitFreePools();
   return {leaked};
 }
 

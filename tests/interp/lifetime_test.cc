@@ -8,6 +8,8 @@
 
 #include "absl/status/status.h"
 #include "alloc/domain.h"
+#include "alloc/pymalloc/heap_registry.h"
+#include "alloc/pymalloc/pymalloc.h"
 #include "gtest/gtest.h"
 #include "interp/interpreter.h"
 #include "interp/runtime.h"
@@ -145,6 +147,63 @@ TEST_F(LifetimeTest, ThreadExitingWhileAttachedIsDetachedAtExit) {
     }
   }).join();
   EXPECT_TRUE(runtime().DestroyInterpreter(x).ok());
+}
+
+// Issue 13 item 3: interpreters that end with a few leaked blocks (CPython
+// leaks objects of every ended interpreter) left their whole arenas
+// committed: 1,000 CPython create/destroy cycles grew by 1.3 GB. Now a
+// retired heap keeps committed only the pools that hold leaked blocks.
+// 300 cycles, each leaking 4 blocks out of 6,000 (about 1.6 MiB of pools
+// in 2 arenas): committed arena bytes grow by at most 4 pools a cycle
+// (19.2 MB; they grew by at least an arena, 1 MiB, a cycle before), and
+// every leaked block keeps its contents.
+TEST_F(LifetimeTest, LeakingCyclesKeepCommittedArenaBytesBounded) {
+  constexpr int kCycles = 300;
+  constexpr int kBlocks = 6000;
+  constexpr int kLeakEvery = 1500;  // 4 leaked blocks a cycle
+  constexpr std::int64_t kBound = std::int64_t{kCycles} *
+                                  (kBlocks / kLeakEvery) *
+                                  static_cast<std::int64_t>(alloc::kPoolSize);
+  const alloc::ArenaBytes before = alloc::GlobalArenaBytes();
+  const std::int64_t leaked_before = alloc::LeakedBlocks();
+  std::vector<unsigned char*> leaked;
+  for (int cycle = 0; cycle < kCycles; ++cycle) {
+    Interpreter* interp = Create({LockKind::kOwn, true});
+    ASSERT_NE(interp, nullptr);
+    ASSERT_TRUE(ThreadState::Attach(interp).ok());
+    std::vector<void*> blocks;
+    for (int i = 0; i < kBlocks; ++i) {
+      blocks.push_back(alloc::Malloc(alloc::Domain::kObj, 16 + (i % 32) * 16));
+    }
+    for (int i = 0; i < kBlocks; ++i) {
+      if (i % kLeakEvery == 0) {
+        auto* block = static_cast<unsigned char*>(blocks[i]);
+        block[0] = static_cast<unsigned char>(cycle);
+        leaked.push_back(block);
+      } else {
+        alloc::Free(alloc::Domain::kObj, blocks[i]);
+      }
+    }
+    ASSERT_TRUE(ThreadState::Detach().ok());
+    ASSERT_TRUE(runtime().DestroyInterpreter(interp).ok());
+  }
+  const alloc::ArenaBytes after = alloc::GlobalArenaBytes();
+  const std::int64_t committed_growth =
+      (after.mapped - after.decommitted) - (before.mapped - before.decommitted);
+  EXPECT_LE(committed_growth, kBound)
+      << "mapped grew by " << after.mapped - before.mapped;
+  EXPECT_EQ(alloc::LeakedBlocks(),
+            leaked_before + kCycles * (kBlocks / kLeakEvery));
+  for (std::size_t k = 0; k < leaked.size(); ++k) {
+    EXPECT_EQ(leaked[k][0], static_cast<unsigned char>(k / 4)) << k;
+  }
+  EXPECT_TRUE(runtime().ValidateHeaps().ok()) << runtime().ValidateHeaps();
+  // The leaked blocks can still come home: every orphan is then reclaimed.
+  ASSERT_TRUE(ThreadState::Attach(runtime().main_interpreter()).ok());
+  for (unsigned char* block : leaked) alloc::Free(alloc::Domain::kObj, block);
+  ASSERT_TRUE(ThreadState::Detach().ok());
+  EXPECT_EQ(alloc::LeakedBlocks(), leaked_before);
+  EXPECT_EQ(alloc::GlobalArenaBytes().decommitted, before.decommitted);
 }
 
 }  // namespace

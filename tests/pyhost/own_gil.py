@@ -6,10 +6,11 @@
                               which interpheap interpreter served them;
                               prints JSON.
     own_gil.py cycles N       creates and destroys N interpreters; prints the
-                              RSS after 10% and after all of them (KiB).
+                              RSS after 10% and after all of them (KiB), and
+                              on pyhost the arena bytes mapped and committed.
     own_gil.py bench N OPS    N interpreters on N threads each run OPS
                               iterations of an allocation-heavy loop; prints
-                              the wall-clock seconds.
+                              the wall-clock and the process CPU seconds.
 """
 import json
 import sys
@@ -140,14 +141,20 @@ def cycles(n):
     marks["rss_after_all"] = rss_kib()
     if _interpheap is not None:
         marks["live"], marks["retired"] = _interpheap.interpreters()
+        mapped, decommitted = _interpheap.arena_bytes()
+        marks["arena_kib_mapped"] = mapped // 1024
+        marks["arena_kib_committed"] = (mapped - decommitted) // 1024
+        marks["global_allocated_blocks"] = _interpheap.global_allocated_blocks()
     print(json.dumps(marks))
 
 
 def bench(n, ops):
     interps = [create() for _ in range(n)]
     start = time.perf_counter()
+    cpu_start = time.process_time()
     on_threads(interps, lambda k: WORK.format(ops=ops))
-    print(f"{time.perf_counter() - start:.3f}")
+    cpu = time.process_time() - cpu_start
+    print(f"{time.perf_counter() - start:.3f} {cpu:.3f}")
     for interp in interps:
         _i.destroy(interp)
 

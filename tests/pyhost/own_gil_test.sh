@@ -112,22 +112,34 @@ status=$?
 grep -q "^Fatal Python error: _PyMem_DebugMalloc: Python memory allocator called without holding the GIL$" \
   "${out}/nogil.txt" || { cat "${out}/nogil.txt"; fail "no-GIL fatal line"; }
 
-# 4. 300 create/destroy cycles: every interpheap interpreter is retired, and
-#    memory grows no faster than stock CPython's on the same libpython
-#    (CPython itself keeps what an ended interpreter leaked).
-"${pyhost}" "${script}" cycles 300 >"${out}/cycles.json" 2>&1 ||
+# 4. 1,000 create/destroy cycles (issue 13 item 3): every interpheap
+#    interpreter is retired, and memory stays bounded although CPython leaks
+#    objects of every ended interpreter (about 2,800 blocks a cycle). A
+#    retired heap keeps committed only the pages holding leaked blocks: RSS
+#    grows by at most 640 MiB over cycles 100..1,000 (measured: 3.13 about
+#    500 MiB, 3.12 about 280 MiB; before, 3.13 grew by about 1.3 GB over
+#    the 1,000 cycles, and stock CPython grows by 1.6 GB), less than half
+#    of what stock CPython
+#    on the same libpython grows, and at most half of the arena bytes still
+#    mapped are committed (before, all of them were).
+"${pyhost}" "${script}" cycles 1000 >"${out}/cycles.json" 2>&1 ||
   fail "cycles on pyhost"
-"${stock_python}" "${script}" cycles 300 >"${out}/stock_cycles.json" 2>&1 ||
+"${stock_python}" "${script}" cycles 1000 >"${out}/stock_cycles.json" 2>&1 ||
   fail "cycles on stock ${stock_python}"
 python3 - "${out}/cycles.json" "${out}/stock_cycles.json" <<'PY' || fail "cycles"
 import json, sys
 r = json.load(open(sys.argv[1]))
 s = json.load(open(sys.argv[2]))
-assert r["live"] == 1 and r["retired"] == 300, r
+assert r["live"] == 1 and r["retired"] == 1000, r
 grown = r["rss_after_all"] - r["rss_after_10pct"]
 stock = s["rss_after_all"] - s["rss_after_10pct"]
-print(f"cycles 30..300: RSS grew {grown} KiB on pyhost, {stock} KiB on stock")
-assert grown <= stock * 1.1 + 4096, (grown, stock)
+print(f"cycles 100..1000: RSS grew {grown} KiB on pyhost, {stock} KiB on "
+      f"stock; arenas {r['arena_kib_mapped']} KiB mapped, "
+      f"{r['arena_kib_committed']} KiB committed; "
+      f"{r['global_allocated_blocks']} blocks leaked")
+assert grown <= 640 * 1024, (grown, "KiB > 640 MiB")
+assert grown * 2 <= stock, (grown, stock)
+assert r["arena_kib_committed"] * 2 <= r["arena_kib_mapped"], r
 PY
 
 if ((failures > 0)); then
